@@ -1,0 +1,164 @@
+"""``cert-intake`` command line.  The only place that turns errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import REPO_ROOT, Settings, load_settings, prepare_prefect_env
+from pipeline.errors import CertIntakeError
+
+log = logging.getLogger("cert_intake")
+SAMPLES = REPO_ROOT / "samples" / "cases"
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    return load_settings(args.home, **overrides)
+
+
+def _run(settings: Settings, paths: list[Path]) -> list[dict[str, Any]]:
+    if settings.use_prefect:
+        prepare_prefect_env(settings)
+    from pipeline.flows import run_batch
+
+    _ctx, results = run_batch(settings, paths)
+    return results
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    settings = _settings(args, use_prefect=False if args.no_prefect else None)
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"路径不存在: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    results = _run(settings, [Path(p) for p in args.paths])
+    for r in results:
+        if args.json:
+            print(json.dumps(r, ensure_ascii=False))
+        else:
+            print(f"{r['case_id']}  {r['status']:<10} {r.get('route') or '-':<7} {r['source']['path']}")
+    return 0
+
+
+def _summary_table(results: list[dict[str, Any]], seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"cert-intake demo — {len(results)} case(s) in {seconds:.1f}s", show_lines=True)
+    for col in ("case", "office", "category", "route", "status", "findings", "outputs"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        cat = r["fields"].get("category", {}).get("value", "-")
+        findings = "\n".join(f"{f['severity']} {f['code']} ({f['field'] or '-'})" for f in r["findings"]) or "-"
+        outs = "\n".join(f"{k}: {v}" for k, v in r["outputs"].items()) or "-"
+        table.add_row(f"{r['case_id']}\n{Path(r['source']['path']).name}", r["office"], cat, str(r["route"]),
+                      r["status"], findings, outs)
+    Console(width=180).print(table)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="cert-intake-demo-"))
+    if args.home and home.exists() and any(home.iterdir()) and not args.reuse:
+        print(f"{home} 不是空目录；演示需要一个新的数据目录（或加 --reuse）", file=sys.stderr)
+        return 2
+    settings = load_settings(home, use_prefect=False if args.no_prefect else None)
+    start = time.perf_counter()
+    from pipeline.issue.ca import LocalCA
+
+    if not LocalCA.exists(settings.ca_dir):
+        LocalCA.init(settings.ca_dir)
+    results = _run(settings, [SAMPLES])
+    _summary_table(results, time.perf_counter() - start)
+    print(f"数据目录 (home): {settings.home}")
+    return 0
+
+
+def cmd_ca_init(args: argparse.Namespace) -> int:
+    from pipeline.issue.ca import LocalCA
+
+    settings = _settings(args)
+    ca = LocalCA.init(settings.ca_dir, organisation=args.organisation)
+    print(f"CA created in {ca.directory}")
+    print(f"  root:    {ca.root_path}\n  issuing: {ca.issuing_path}\n  chain:   {ca.chain_path}")
+    if (ca.directory / "dev-password").exists():
+        print("  (development CA: key password kept in ca/dev-password; set CERT_INTAKE_CA_PASSWORD for production)")
+    return 0
+
+
+def cmd_cases_list(args: argparse.Namespace) -> int:
+    from pipeline.store import Store
+
+    settings = _settings(args)
+    store = Store.open(settings.database_url, settings.blob_dir)
+    for c in store.list_cases(args.status):
+        print(f"{c.id}  {c.status:<10} {c.route or '-':<7} {c.office:<16} {c.category or '-':<4} "
+              f"{c.applicant_name or '-'}  [{c.source_kind}] {c.source_path}")
+    return 0
+
+
+def cmd_cases_show(args: argparse.Namespace) -> int:
+    from pipeline.stages import Context, case_contract
+
+    ctx = Context(_settings(args))
+    data = case_contract(ctx, args.case_id)
+    data["audit"] = [{"at": a.at.isoformat(), "actor": a.actor, "from": a.from_status, "to": a.to_status,
+                      "detail": a.detail} for a in ctx.store.audit_rows(args.case_id)]
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="cert-intake", description="SM2 证书受理：收件、识别、校验、分流、签发")
+    ap.add_argument("--home", help="data directory (database, blobs, CA, outputs); env CERT_INTAKE_HOME")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("process", help="ingest PATH(s) and run every stage")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--json", action="store_true", help="one JSON object per case (the contract)")
+    p.add_argument("--no-prefect", action="store_true", help="plain loop instead of Prefect flows")
+    p.set_defaults(func=cmd_process)
+
+    d = sub.add_parser("demo", help="process the bundled samples/ into a fresh home")
+    d.add_argument("--no-prefect", action="store_true")
+    d.add_argument("--reuse", action="store_true", help="allow a non-empty --home")
+    d.set_defaults(func=cmd_demo)
+
+    ca = sub.add_parser("ca", help="local development SM2 CA").add_subparsers(dest="ca_command", required=True)
+    ci = ca.add_parser("init", help="create root + issuing CA in the home (never overwrites)")
+    ci.add_argument("--organisation", default="cert-intake 开发测试CA")
+    ci.set_defaults(func=cmd_ca_init)
+
+    cases = sub.add_parser("cases", help="inspect cases").add_subparsers(dest="cases_command", required=True)
+    cl = cases.add_parser("list")
+    cl.add_argument("--status")
+    cl.set_defaults(func=cmd_cases_list)
+    cs = cases.add_parser("show")
+    cs.add_argument("case_id")
+    cs.set_defaults(func=cmd_cases_show)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except CertIntakeError as exc:
+        print(f"cert-intake: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+

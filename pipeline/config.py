@@ -1,0 +1,91 @@
+"""Settings, passed down explicitly (no stage reads globals).
+
+Resolution order: explicit argument → environment (``CERT_INTAKE_*``) → ``<home>/config.yaml`` → default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_HOME = Path.home() / ".cert-intake"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    forms_dir: Path
+    ocr_engine: str = "rapidocr"
+    ocr_options: dict[str, str] = field(default_factory=dict)
+    default_office: str = "xiamen-eport"
+    issuer: str = "local"  # local | external
+    use_prefect: bool = True
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.home / "blobs"
+
+    @property
+    def ca_dir(self) -> Path:
+        return self.home / "ca"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.home / "outputs"
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
+    home_path = Path(home or os.environ.get("CERT_INTAKE_HOME") or DEFAULT_HOME).expanduser().resolve()
+    home_path.mkdir(parents=True, exist_ok=True)
+    file_cfg: dict[str, Any] = {}
+    cfg_file = home_path / "config.yaml"
+    if cfg_file.exists():
+        try:
+            file_cfg = yaml.safe_load(cfg_file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"cannot read {cfg_file}: {exc}") from exc
+
+    def pick(key: str, default: Any) -> Any:
+        if key in overrides and overrides[key] is not None:
+            return overrides[key]
+        env = os.environ.get(f"CERT_INTAKE_{key.upper()}")
+        if env:
+            return env
+        return file_cfg.get(key, default)
+
+    db_url = pick("database_url", f"sqlite:///{home_path / 'cert-intake.db'}")
+    forms_dir = Path(pick("forms_dir", REPO_ROOT / "forms"))
+    if not forms_dir.is_dir():
+        raise ConfigError(f"forms directory not found: {forms_dir} (set CERT_INTAKE_FORMS_DIR)")
+    return Settings(
+        home=home_path, database_url=str(db_url), forms_dir=forms_dir,
+        ocr_engine=str(pick("ocr_engine", "rapidocr")),
+        ocr_options={str(k): str(v) for k, v in (file_cfg.get("ocr_options") or {}).items()},
+        default_office=str(pick("default_office", "xiamen-eport")),
+        issuer=str(pick("issuer", "local")),
+        use_prefect=str(pick("use_prefect", "1")).lower() not in ("0", "false", "no"),
+    )
+
+
+def prepare_prefect_env(settings: Settings) -> None:
+    """Give each home its own ephemeral Prefect database unless the user configured a Prefect server.
+
+    Must run before Prefect is imported (Prefect reads its settings at import time).
+    """
+    if "PREFECT_API_URL" not in os.environ:
+        os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect"))
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")

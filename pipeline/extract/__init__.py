@@ -1,0 +1,198 @@
+"""Extract: classify each file of a case, read it (text layer first, OCR otherwise), pull out fields.
+
+Plain functions over plain data; the OCR engine is handed in (loaded once per process by the caller).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from pipeline.extract import der, images
+from pipeline.extract.checkbox import ticked_options
+from pipeline.extract.classify import classify_der, classify_text, name_hint, sniff
+from pipeline.extract.forms import (
+    OfficeProfile,
+    TextItem,
+    category_from_text,
+    extract_form,
+    norm_label,
+)
+from pipeline.extract.ocr import OcrEngine
+from pipeline.extract.textlayer import TextLayerError, docx_items, pdf_items, xlsx_items
+from pipeline.models import (
+    DocKind,
+    Document,
+    Evidence,
+    Extraction,
+    Field,
+    Finding,
+    TextSource,
+    error,
+    info,
+    warning,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReadDocument:
+    name: str
+    sha256: str
+    container: str
+    kind: DocKind
+    text_source: TextSource
+    pages: int
+    items: list[TextItem] = field(default_factory=list)
+    page_images: dict[int, Image.Image] = field(default_factory=dict)
+    ocr_seconds: float = 0.0
+
+
+def _ocr_pages(engine: OcrEngine, pages: list[tuple[int, Image.Image]], doc: ReadDocument) -> None:
+    for number, img in pages:
+        prepared = images.prepare(img)
+        result = engine.recognize(prepared.image)
+        doc.ocr_seconds += result.seconds
+        doc.page_images[number] = prepared.image
+        doc.items.extend(TextItem(b.text, b.bbox, b.score, number) for b in result.boxes)
+
+
+def read_document(name: str, sha: str, data: bytes, engine_factory: callable,  # type: ignore[valid-type]
+                  findings: list[Finding]) -> ReadDocument:
+    """Read one file; problems become findings, never exceptions."""
+    container = sniff(data, name)
+    doc = ReadDocument(name, sha, container, DocKind.OTHER, TextSource.NONE, 0)
+    if container == "empty":
+        findings.append(error("FILE_EMPTY", None, f"文件“{name}”为空（0 字节）", Evidence(name)))
+        return doc
+    if container == "der":
+        doc.kind, doc.text_source, doc.pages = classify_der(data), TextSource.DER, 1
+        if doc.kind == DocKind.OTHER:
+            findings.append(error("DER_UNREADABLE", None,
+                                  f"文件“{name}”看似证书或证书请求，但无法解析：{der.parse_csr(data).error}",
+                                  Evidence(name)))
+        return doc
+    try:
+        if container == "image":
+            pages = images.load_pages(data)
+            doc.text_source, doc.pages = TextSource.OCR, len(pages)
+            _ocr_pages(engine_factory(), list(enumerate(pages, start=1)), doc)
+        elif container == "pdf":
+            layer = pdf_items(data)
+            doc.items, doc.pages = layer.items, layer.pages
+            doc.text_source = TextSource.PDF_TEXT if layer.items else TextSource.OCR
+            if layer.page_images:
+                _ocr_pages(engine_factory(), list(zip(layer.image_page_numbers, layer.page_images, strict=True)), doc)
+        elif container == "docx":
+            layer = docx_items(data)
+            doc.items, doc.pages, doc.text_source = layer.items, 1, TextSource.DOCX
+        elif container == "xlsx":
+            layer = xlsx_items(data)
+            doc.items, doc.pages, doc.text_source = layer.items, layer.pages, TextSource.XLSX
+        else:
+            findings.append(warning("FILE_TYPE_UNSUPPORTED", None,
+                                    f"文件“{name}”的格式无法识别（{container}），请人工查看", Evidence(name)))
+            return doc
+    except images.ImageRejected as exc:
+        findings.append(error(exc.code, None, f"图像文件“{name}”无法处理：{exc.reason}", Evidence(name)))
+        return doc
+    except TextLayerError as exc:
+        findings.append(error(exc.code, None, f"文件“{name}”无法读取：{exc.reason}", Evidence(name)))
+        return doc
+    return doc
+
+
+def detect_office(docs: list[ReadDocument], profiles: dict[str, OfficeProfile], default: str) -> OfficeProfile:
+    text = "".join(norm_label(it.text) for d in docs for it in d.items)
+    for profile in profiles.values():
+        if any(norm_label(k) in text for k in profile.form_keywords if len(norm_label(k)) > 8):
+            return profile
+    return profiles[default]
+
+
+def extract_case(files: list[tuple[str, str, bytes]], profiles: dict[str, OfficeProfile], default_office: str,
+                 engine_factory: callable) -> tuple[OfficeProfile, Extraction, list[ReadDocument]]:  # type: ignore[valid-type]
+    """files: (name, sha256, bytes).  Returns the office profile, the extraction and the read documents."""
+    start = time.perf_counter()
+    findings: list[Finding] = []
+    docs = [read_document(name, sha, data, engine_factory, findings) for name, sha, data in files]
+    profile = detect_office(docs, profiles, default_office)
+    fields: dict[str, Field] = {}
+    form_docs = []
+    for doc in docs:
+        if doc.kind != DocKind.OTHER or not doc.items:
+            continue
+        fx = extract_form(doc.items, profile, doc.name, with_bbox=doc.text_source in (TextSource.OCR,
+                                                                                        TextSource.PDF_TEXT))
+        kind = classify_text("".join(it.text for it in doc.items), profile.form_keywords, fx.labels_found)
+        if kind == DocKind.OTHER:
+            kind = name_hint(doc.name) or DocKind.OTHER
+        doc.kind = kind
+        if kind == DocKind.APPLICATION_FORM:
+            form_docs.append((doc, fx))
+    if len(form_docs) > 1:
+        findings.append(warning("MULTIPLE_FORMS", None,
+                                f"案件中有 {len(form_docs)} 份申请表，仅读取第一份：{form_docs[0][0].name}"))
+    if form_docs:
+        doc, fx = form_docs[0]
+        fields.update(fx.fields)
+        cat = _category(doc, fx, profile)
+        if cat is not None:
+            fields["category"] = cat
+        elif fx.category_texts:
+            findings.append(warning("CATEGORY_UNREADABLE", "category", "无法识别申请类别的勾选情况，请人工确认",
+                                    Evidence(doc.name, 1, fx.category_box)))
+    fields.update(_der_fields(files, docs))
+    timings = {"extract_s": time.perf_counter() - start, "ocr_s": sum(d.ocr_seconds for d in docs),
+               "ocr_pages": float(sum(len(d.page_images) for d in docs))}
+    documents = [Document(d.name, d.sha256, d.kind, d.pages, d.text_source) for d in docs]
+    if not any(d.kind == DocKind.APPLICATION_FORM for d in docs):
+        findings.append(info("NO_APPLICATION_FORM_READ", None, "未在材料中识别到申请表"))
+    return profile, Extraction(documents, fields, findings, timings), docs
+
+
+def _category(doc: ReadDocument, fx: object, profile: OfficeProfile) -> Field | None:
+    from pipeline.extract.forms import FormExtraction
+
+    assert isinstance(fx, FormExtraction)
+    options = profile.category_options
+    if not fx.category_texts:
+        return None
+    evidence = Evidence(doc.name, fx.category_texts[0].page, fx.category_box)
+    page_img = doc.page_images.get(fx.category_texts[0].page)
+    if page_img is not None and fx.category_box is not None:
+        result = ticked_options(page_img, fx.category_box, fx.category_texts, options)
+        if result is not None:
+            ticked, _boxes, conf = result
+            return Field("、".join(ticked), conf if len(ticked) == 1 else min(conf, 0.5), evidence)
+    ticked_txt = category_from_text(fx.category_texts, options)
+    if ticked_txt is None:
+        return None
+    conf = 0.99 if doc.text_source != TextSource.OCR else 0.8
+    return Field("、".join(ticked_txt), conf if len(ticked_txt) == 1 else 0.5, evidence)
+
+
+def _der_fields(files: list[tuple[str, str, bytes]], docs: list[ReadDocument]) -> dict[str, Field]:
+    out: dict[str, Field] = {}
+    for (name, _sha, data), doc in zip(files, docs, strict=True):
+        if doc.kind == DocKind.CSR and "csr.subject_cn" not in out:
+            p = der.parse_csr(data)
+            ev = Evidence(name)
+            for attr, key in (("common_name", "csr.subject_cn"), ("organization_name", "csr.subject_o")):
+                if attr in p.subject:
+                    out[key] = Field(p.subject[attr], 1.0, ev)
+            if p.key:
+                out["csr.key_algorithm"] = Field(p.key.algorithm, 1.0, ev)
+            if p.fingerprint:
+                out["csr.key_fingerprint"] = Field(p.fingerprint, 1.0, ev)
+        elif doc.kind == DocKind.CERTIFICATE and "cert.serial" not in out:
+            c = der.parse_certificate(data)
+            if c.serial_hex:
+                out["cert.serial"] = Field(c.serial_hex, 1.0, Evidence(name))
+            if "common_name" in c.subject:
+                out["cert.subject_cn"] = Field(c.subject["common_name"], 1.0, Evidence(name))
+    return out

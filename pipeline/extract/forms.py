@@ -1,0 +1,307 @@
+"""Form field extraction driven by ``forms/<office>.yaml``.
+
+Every source (OCR boxes, PDF words, DOCX/XLSX table cells laid out on a synthetic grid) becomes a
+list of :class:`TextItem`; a label is found by its aliases, and its value is the text to its right on
+the same row, up to the next label.  Repeated labels (联系电话, 证件号码) are disambiguated with
+``row_of``/``below`` anchors from the profile.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.models import BBox, Evidence, Field
+
+_PUNCT = re.compile(r"[\s:：/／、,，.。;；()（）\[\]【】<>《》\"'“”‘’_\-—]+")
+
+
+@dataclass(frozen=True)
+class TextItem:
+    text: str
+    bbox: BBox
+    score: float = 1.0
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    key: str
+    labels: tuple[str, ...]
+    shape: str = "text"
+    row_of: str | None = None
+    below: str | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class OfficeProfile:
+    office: str
+    name: str
+    form_title: str
+    form_keywords: tuple[str, ...]
+    categories: tuple[str, ...]
+    category_aliases: dict[str, str]
+    fields: tuple[FieldSpec, ...]
+    stop_labels: tuple[str, ...]
+    category_label: str
+    category_options: tuple[str, ...]
+    required_fields: dict[str, tuple[str, ...]]
+    materials: dict[str, dict[str, str]]
+    confidence_threshold: float
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def spec(self, key: str) -> FieldSpec:
+        for f in self.fields:
+            if f.key == key:
+                return f
+        raise KeyError(key)
+
+
+def load_profile(path: Path) -> OfficeProfile:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    fields = tuple(
+        FieldSpec(key=k, labels=tuple(v["labels"]), shape=v.get("shape", "text"), row_of=v.get("row_of"),
+                  below=v.get("below"), optional=bool(v.get("optional", False)))
+        for k, v in data["fields"].items())
+    cat = data.get("category_field", {})
+    return OfficeProfile(
+        office=data["office"], name=data["name"], form_title=data.get("form_title", ""),
+        form_keywords=tuple(data.get("form_keywords", [])), categories=tuple(data["categories"]),
+        category_aliases=dict(data.get("category_aliases") or {}), fields=fields,
+        stop_labels=tuple(data.get("stop_labels", [])), category_label=cat.get("label", "申请类别"),
+        category_options=tuple(cat.get("options", data["categories"])),
+        required_fields={k: tuple(v) for k, v in (data.get("required_fields") or {}).items()},
+        materials={k: dict(v) for k, v in (data.get("materials") or {}).items()},
+        confidence_threshold=float(data.get("confidence_threshold", 0.9)), raw=data)
+
+
+def load_profiles(forms_dir: Path) -> dict[str, OfficeProfile]:
+    return {p.office: p for p in (load_profile(f) for f in sorted(forms_dir.glob("*.yaml")))}
+
+
+def norm_label(text: str) -> str:
+    return _PUNCT.sub("", unicodedata.normalize("NFKC", text))
+
+
+# --------------------------------------------------------------------------- geometry helpers
+
+def _cy(b: BBox) -> float:
+    return (b[1] + b[3]) / 2
+
+
+def _h(b: BBox) -> float:
+    return b[3] - b[1]
+
+
+def same_row(a: BBox, b: BBox) -> bool:
+    """b's vertical centre lies inside a's row band (a's height, widened by half of it)."""
+    band = max(_h(a), _h(b)) * 0.75
+    return abs(_cy(a) - _cy(b)) <= band
+
+
+def union(boxes: list[BBox]) -> BBox:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+# --------------------------------------------------------------------------- label matching
+
+@dataclass(frozen=True)
+class LabelHit:
+    item: TextItem
+    label_box: BBox
+    rest: str  # text of the item after the label (label and value merged in one OCR box)
+    rest_box: BBox | None
+
+
+def _match_label(item: TextItem, aliases: tuple[str, ...]) -> LabelHit | None:
+    text = norm_label(item.text)
+    if not text:
+        return None
+    for alias in sorted(aliases, key=len, reverse=True):
+        a = norm_label(alias)
+        if text == a:
+            return LabelHit(item, item.bbox, "", None)
+        if text.startswith(a) and len(text) > len(a):
+            # merged label+value: split the box proportionally to character counts
+            raw = unicodedata.normalize("NFKC", item.text).strip()
+            idx = _raw_index_after(raw, a)
+            rest = raw[idx:].lstrip(" :：")
+            frac = idx / max(len(raw), 1)
+            x0, y0, x1, y1 = item.bbox
+            cut = x0 + (x1 - x0) * frac
+            return LabelHit(item, (x0, y0, cut, y1), rest, (cut, y0, x1, y1) if rest else None)
+    return None
+
+
+def _raw_index_after(raw: str, label_norm: str) -> int:
+    """Index in ``raw`` just past the characters that make up ``label_norm``."""
+    j = 0
+    for i, ch in enumerate(raw):
+        if j < len(label_norm) and norm_label(ch) == label_norm[j]:
+            j += 1
+            if j == len(label_norm):
+                return i + 1
+    return len(raw)
+
+
+def _all_label_aliases(profile: OfficeProfile) -> tuple[str, ...]:
+    out: list[str] = list(profile.stop_labels) + [profile.category_label]
+    for f in profile.fields:
+        out.extend(f.labels)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- value shapes
+
+def clean_value(shape: str, text: str) -> str:
+    t = unicodedata.normalize("NFKC", text).strip()
+    if shape in ("uscc", "id_number", "product_cert"):
+        return re.sub(r"[\s\-—_.·]", "", t).upper()
+    if shape == "phone":
+        return re.sub(r"[^\d+]", "", t)
+    if shape == "email":
+        return re.sub(r"\s", "", t).lower()
+    if shape == "years":
+        m = re.search(r"\d+", t)
+        return m.group(0) if m else t
+    if shape == "algorithm":
+        return re.sub(r"\s", "", t).upper()
+    if shape in ("name", "person", "id_type"):
+        return re.sub(r"\s", "", t)
+    if shape == "serial":
+        return re.sub(r"[^0-9A-Fa-f]", "", t).upper()
+    return t
+
+
+SHAPES = {
+    "uscc": re.compile(r"^[0-9A-Z]{18}$"),
+    "id_number": re.compile(r"^[0-9A-Z]{6,18}$"),
+    "phone": re.compile(r"^\+?\d{7,13}$"),
+    "email": re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    "years": re.compile(r"^\d{1,2}$"),
+    "product_cert": re.compile(r"^[A-Z]{2,3}\d{6,20}$"),
+    "algorithm": re.compile(r"^(SM2|RSA\d*)$"),
+}
+
+
+def shape_ok(shape: str, value: str) -> bool:
+    pat = SHAPES.get(shape)
+    return bool(value) and (pat is None or bool(pat.match(value)))
+
+
+# --------------------------------------------------------------------------- extraction
+
+@dataclass
+class FormExtraction:
+    fields: dict[str, Field]
+    labels_found: int
+    category_box: BBox | None  # the row band of the category options (for tick detection)
+    category_texts: list[TextItem]
+
+
+def extract_form(items: list[TextItem], profile: OfficeProfile, document: str,
+                 with_bbox: bool = True) -> FormExtraction:
+    all_aliases = _all_label_aliases(profile)
+    label_items = [it for it in items if _match_label(it, all_aliases) is not None]
+    label_ids = {id(it) for it in label_items}
+
+    hits: dict[str, LabelHit] = {}
+    ordered = sorted(profile.fields, key=lambda f: (f.row_of is not None or f.below is not None))
+    for spec in ordered:
+        candidates = [h for h in (_match_label(it, spec.labels) for it in items) if h is not None]
+        anchor_key = spec.row_of or spec.below
+        if anchor_key:
+            anchor = hits.get(anchor_key)
+            if anchor is None:
+                continue
+            if spec.row_of:
+                candidates = [h for h in candidates if same_row(anchor.label_box, h.label_box)
+                              and h.label_box[0] > anchor.label_box[0]]
+            else:
+                candidates = [h for h in candidates if _cy(h.label_box) > _cy(anchor.label_box) + _h(anchor.label_box) * 0.5]
+                candidates.sort(key=lambda h: _cy(h.label_box))
+                candidates = candidates[:1]
+        else:
+            # an unanchored label must not be the anchored twin of another field's label
+            candidates.sort(key=lambda h: (h.rest != "", _cy(h.label_box)))
+        if candidates:
+            hits[spec.key] = candidates[0]
+
+    fields: dict[str, Field] = {}
+    for key, hit in hits.items():
+        spec = profile.spec(key)
+        value_items = _value_items(hit, items, label_items, label_ids)
+        parts = ([hit.rest] if hit.rest else []) + [it.text for it in value_items]
+        boxes = ([hit.rest_box] if hit.rest_box else []) + [it.bbox for it in value_items]
+        scores = ([hit.item.score] if hit.rest else []) + [it.score for it in value_items]
+        raw = "".join(parts)
+        value = clean_value(spec.shape, raw)
+        if not value:
+            continue
+        conf = min(scores) if scores else 0.0
+        if not shape_ok(spec.shape, value):
+            conf = min(conf, 0.5)
+        bbox = union(boxes) if (boxes and with_bbox) else None
+        page = hit.item.page
+        fields[key] = Field(value, conf, Evidence(document, page, bbox))
+
+    cat_box = None
+    cat_items: list[TextItem] = []
+    cat_hit = next((h for h in (_match_label(it, (profile.category_label,)) for it in items) if h), None)
+    if cat_hit is not None:
+        row = [it for it in items if same_row(cat_hit.label_box, it.bbox) and it.bbox[0] >= cat_hit.label_box[2] - 2]
+        cat_items = sorted(row, key=lambda it: it.bbox[0])
+        if cat_hit.rest:
+            cat_items.insert(0, TextItem(cat_hit.rest, cat_hit.rest_box or cat_hit.item.bbox, cat_hit.item.score,
+                                         cat_hit.item.page))
+        serial = re.search(r"序号[:：]?\s*([0-9A-Fa-f]{6,40})", "".join(it.text for it in cat_items))
+        if serial and "old_cert_serial" not in fields:
+            fields["old_cert_serial"] = Field(serial.group(1).upper(), min(it.score for it in cat_items),
+                                              Evidence(document, cat_hit.item.page, None))
+        if cat_items:
+            x0, y0, x1, y1 = union([it.bbox for it in cat_items])
+            lb = cat_hit.label_box
+            cat_box = (lb[2], min(y0, lb[1]), x1, max(y1, lb[3]))
+    return FormExtraction(fields, len(hits), cat_box, cat_items)
+
+
+def _value_items(hit: LabelHit, items: list[TextItem], label_items: list[TextItem],
+                 label_ids: set[int]) -> list[TextItem]:
+    lb = hit.label_box
+    right_edge = hit.rest_box[2] if hit.rest_box else lb[2]
+    stops = [li.bbox[0] for li in label_items
+             if li is not hit.item and li.page == hit.item.page and same_row(lb, li.bbox) and li.bbox[0] >= right_edge - 2]
+    cut = min(stops) if stops else float("inf")
+    out = [it for it in items
+           if id(it) not in label_ids and it.page == hit.item.page and same_row(lb, it.bbox)
+           and it.bbox[0] >= right_edge - 4 and it.bbox[0] < cut]
+    return sorted(out, key=lambda it: it.bbox[0])
+
+
+# --------------------------------------------------------------------------- category from glyphs
+
+TICKED = "☑☒■▇█√✓✔×✗✘XxＸｘ"
+UNTICKED = "□☐口"
+
+
+def category_from_text(items: list[TextItem], options: tuple[str, ...]) -> list[str] | None:
+    """Ticked options from glyphs printed before each option (text layers). None when no glyph is found."""
+    text = "".join(unicodedata.normalize("NFKC", it.text) for it in items)
+    text = re.sub(r"\s", "", text)
+    found = False
+    ticked: list[str] = []
+    for opt in options:
+        for m in re.finditer(re.escape(opt), text):
+            before = text[m.start() - 1] if m.start() > 0 else ""
+            if before in TICKED:
+                ticked.append(opt)
+                found = True
+            elif before in UNTICKED:
+                found = True
+    return ticked if found else None

@@ -1,0 +1,62 @@
+"""OCR engines behind one protocol and a registry; models load lazily, once per process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from PIL import Image
+
+from pipeline.errors import OcrUnavailable
+from pipeline.models import BBox
+
+
+@dataclass(frozen=True)
+class OcrBox:
+    text: str
+    score: float
+    bbox: BBox  # axis-aligned box around the detected quadrilateral, image pixels
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    width: int
+    height: int
+    boxes: tuple[OcrBox, ...]
+    seconds: float
+    engine: str
+
+
+class OcrEngine(Protocol):
+    name: str
+
+    def recognize(self, image: Image.Image) -> OcrPage: ...
+
+
+_FACTORIES: dict[str, Callable[[dict[str, str]], OcrEngine]] = {}
+_INSTANCES: dict[str, OcrEngine] = {}
+_LOCK = threading.Lock()
+
+
+def register(name: str, factory: Callable[[dict[str, str]], OcrEngine]) -> None:
+    _FACTORIES[name] = factory
+
+
+def get_engine(name: str = "rapidocr", options: dict[str, str] | None = None) -> OcrEngine:
+    """The process-wide engine ``name`` (created on first use)."""
+    with _LOCK:
+        if name not in _INSTANCES:
+            _load_builtin(name)
+            if name not in _FACTORIES:
+                raise OcrUnavailable(f"unknown OCR engine {name!r}; known: {sorted(_FACTORIES)}")
+            _INSTANCES[name] = _FACTORIES[name](options or {})
+        return _INSTANCES[name]
+
+
+def _load_builtin(name: str) -> None:
+    if name == "rapidocr":
+        from pipeline.extract.ocr import rapid  # noqa: F401  (registers itself)
+    elif name == "paddleocr":
+        from pipeline.extract.ocr import paddle  # noqa: F401

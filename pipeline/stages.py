@@ -1,0 +1,211 @@
+"""The stages wired in one visible place: ingest → extract → validate → route → issue.
+
+Each stage reads the case from the store and writes its result back, so any stage can be re-run on a
+case (idempotent).  These functions never import Prefect; ``pipeline.flows`` wraps them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pipeline import extract as extract_stage
+from pipeline import ingest as ingest_stage
+from pipeline import validate as validate_stage
+from pipeline.config import Settings
+from pipeline.errors import CertIntakeError, IssuanceRefused
+from pipeline.extract.forms import OfficeProfile, load_profiles
+from pipeline.extract.ocr import OcrEngine, get_engine
+from pipeline.issue import IssueRequest, LocalIssuer
+from pipeline.issue.ca import LocalCA
+from pipeline.models import DocKind, Document, Route, Severity, TextSource
+from pipeline.store import Store
+
+log = logging.getLogger("cert_intake")
+
+
+@dataclass
+class Context:
+    settings: Settings
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store.open(self.settings.database_url, self.settings.blob_dir)
+
+    @cached_property
+    def profiles(self) -> dict[str, OfficeProfile]:
+        return load_profiles(self.settings.forms_dir)
+
+    def ocr(self) -> OcrEngine:
+        return get_engine(self.settings.ocr_engine, self.settings.ocr_options)
+
+    @cached_property
+    def issuer(self) -> LocalIssuer:
+        ca = LocalCA.load_or_init(self.settings.ca_dir)
+        return LocalIssuer(self.store, ca, self.settings.outputs_dir)
+
+    def timing(self, case_id: str, key: str, seconds: float) -> None:
+        self.timings.setdefault(case_id, {})[key] = self.timings.get(case_id, {}).get(key, 0.0) + seconds
+
+
+# --------------------------------------------------------------------------- ingest
+
+def ingest_path(ctx: Context, path: Path) -> list[ingest_stage.IngestOutcome]:
+    return [ingest_stage.ingest(ctx.store, sub, ctx.settings.default_office) for sub in ingest_stage.collect(path)]
+
+
+# --------------------------------------------------------------------------- extract
+
+def _case_files(ctx: Context, case_id: str) -> list[tuple[str, str, bytes]]:
+    return [(f.name, f.sha256, ctx.store.blobs.get(f.sha256)) for f in ctx.store.case_files(case_id)]
+
+
+def run_extract(ctx: Context, case_id: str) -> None:
+    start = time.perf_counter()
+    files = _case_files(ctx, case_id)
+    profile, result, _docs = extract_stage.extract_case(files, ctx.profiles, ctx.settings.default_office, ctx.ocr)
+    ctx.store.replace_fields(case_id, result.fields)
+    ctx.store.replace_findings(case_id, "extract", result.findings)
+    ctx.store.transition(case_id, "extracted", detail=f"{len(result.documents)} document(s), "
+                         f"{len(result.fields)} field(s), OCR {result.timings.get('ocr_s', 0):.2f}s",
+                         office=profile.office, documents=[d.to_json() for d in result.documents],
+                         applicant_name=result.fields["applicant_name"].value if "applicant_name" in result.fields
+                         else None,
+                         org_code=result.fields["org_code"].value if "org_code" in result.fields else None)
+    ctx.timing(case_id, "ocr_s", result.timings.get("ocr_s", 0.0))
+    ctx.timing(case_id, "ocr_pages", result.timings.get("ocr_pages", 0.0))
+    ctx.timing(case_id, "extract_s", time.perf_counter() - start)
+
+
+def _documents(ctx: Context, case_id: str) -> list[Document]:
+    case = ctx.store.get_case(case_id)
+    return [Document(d["name"], d["sha256"], DocKind(d["kind"]), d["pages"], TextSource(d["text_source"]))
+            for d in case.documents]
+
+
+# --------------------------------------------------------------------------- validate + route
+
+def run_validate(ctx: Context, case_id: str, actor: str = "system") -> Route:
+    start = time.perf_counter()
+    case = ctx.store.get_case(case_id)
+    profile = ctx.profiles.get(case.office) or ctx.profiles[ctx.settings.default_office]
+    fields = ctx.store.fields(case_id)
+    documents = _documents(ctx, case_id)
+    files = {name: data for name, _sha, data in _case_files(ctx, case_id)}
+
+    def key_seen(fp: str) -> str | None:
+        cert = ctx.store.key_already_certified(fp, exclude_case=case_id)
+        return cert.case_id if cert else None
+
+    category, findings = validate_stage.validate_case(validate_stage.CaseInput(
+        profile, fields, documents, files, case.subject_company, key_seen))
+    route, extra = validate_stage.route(fields, findings + ctx.store.findings(case_id), profile, category)
+    findings += extra
+    ctx.store.replace_findings(case_id, "validate", findings)
+    ctx.store.transition(case_id, "validated", actor=actor, detail=f"{len(findings)} finding(s), route {route}",
+                         route=str(route), category=category)
+    if route == Route.REVIEW:
+        ctx.store.transition(case_id, "review", actor=actor, detail="doubt → reviewer")
+    ctx.timing(case_id, "validate_s", time.perf_counter() - start)
+    return route
+
+
+# --------------------------------------------------------------------------- issue
+
+def is_clean(ctx: Context, case_id: str) -> bool:
+    """No unresolved error or warning and every required field above the threshold."""
+    return not any(f.severity in (Severity.ERROR, Severity.WARNING) for f in ctx.store.findings(case_id, True))
+
+
+def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
+    """Issue for a case that is clean (validated + route issue) or approved by a reviewer; refuse otherwise."""
+    start = time.perf_counter()
+    case = ctx.store.get_case(case_id)
+    if case.status == "validated":
+        if case.route != str(Route.ISSUE) or not is_clean(ctx, case_id):
+            raise IssuanceRefused(f"case {case_id} is not clean; it must be approved by a reviewer first")
+    elif case.status not in ("approved", "issuing"):
+        raise IssuanceRefused(f"case {case_id} is {case.status}; only clean or approved cases are issued")
+    if case.status != "issuing":
+        ctx.store.transition(case_id, "issuing", actor=actor, detail="issuance started")
+    fields = ctx.store.fields(case_id)
+    csr_docs = [d for d in _documents(ctx, case_id) if d.kind == DocKind.CSR]
+    if not csr_docs:
+        raise IssuanceRefused(f"case {case_id} has no CSR")
+    csr_der = {name: data for name, _sha, data in _case_files(ctx, case_id)}[csr_docs[0].name]
+    profile = ctx.profiles.get(case.office) or ctx.profiles[ctx.settings.default_office]
+    name = fields["applicant_name"].value
+    out = ctx.issuer.issue(IssueRequest(
+        case_id=case_id, applicant_name=name,
+        common_name=fields["common_name"].value if "common_name" in fields else name,
+        org_code=fields["org_code"].value if "org_code" in fields else None, csr_der=csr_der,
+        profile=dict(profile.raw.get("profile") or {})))
+    ctx.store.transition(case_id, "issued", actor=actor, detail=f"sign.cer serial {out.serial}")
+    ctx.timing(case_id, "issue_s", time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------- one case
+
+def process_case(ctx: Context, case_id: str) -> dict[str, Any]:
+    """Run every stage a case still needs; an exception marks the case failed and is reported, not raised."""
+    try:
+        case = ctx.store.get_case(case_id)
+        if case.status in ("received", "failed"):
+            run_extract(ctx, case_id)
+            case = ctx.store.get_case(case_id)
+        if case.status == "extracted":
+            run_validate(ctx, case_id)
+            case = ctx.store.get_case(case_id)
+        if (case.status == "validated" and case.route == str(Route.ISSUE)) or case.status in ("approved", "issuing"):
+            run_issue(ctx, case_id)
+    except CertIntakeError as exc:
+        _fail(ctx, case_id, exc)
+    except Exception as exc:  # one bad case never stops the batch: record it, keep the originals
+        log.exception("case %s failed", case_id)
+        _fail(ctx, case_id, exc)
+    return case_contract(ctx, case_id)
+
+
+def _fail(ctx: Context, case_id: str, exc: BaseException) -> None:
+    reason = f"{type(exc).__name__}: {exc}"
+    case = ctx.store.get_case(case_id)
+    if case.status in ("received", "extracted", "validated", "approved", "issuing"):
+        ctx.store.transition(case_id, "failed", detail=reason[:2000], failure=reason[:2000])
+
+
+def case_contract(ctx: Context, case_id: str) -> dict[str, Any]:
+    """The JSON object of the architecture doc's contract."""
+    case = ctx.store.get_case(case_id)
+    source: dict[str, Any] = {"kind": case.source_kind, "path": case.source_path}
+    if case.source_subject:
+        source["subject"] = case.source_subject
+    if case.subject_company:
+        source["subject_company"] = case.subject_company
+    outputs: dict[str, Any] = dict(ctx.store.outputs(case_id))
+    sign = next((c for c in ctx.store.certificates(case_id) if c.kind == "sign" and c.state == "issued"), None)
+    if sign is not None:
+        outputs["serial"] = sign.serial
+        outputs["not_after"] = sign.not_after.isoformat() if sign.not_after else None
+    result: dict[str, Any] = {
+        "case_id": case.id,
+        "office": case.office,
+        "source": source,
+        "documents": [{k: v for k, v in d.items() if k != "sha256"} for d in case.documents],
+        "fields": {k: f.to_json() for k, f in ctx.store.fields(case_id).items()},
+        "findings": [f.to_json() for f in ctx.store.findings(case_id)],
+        "route": case.route or ("review" if case.status in ("failed", "duplicate") else None),
+        "status": case.status,
+        "outputs": outputs,
+    }
+    if case.duplicate_of:
+        result["duplicate_of"] = case.duplicate_of
+    if case.failure:
+        result["failure"] = case.failure
+    if case_id in ctx.timings:
+        result["timings"] = {k: round(v, 3) for k, v in ctx.timings[case_id].items()}
+    return result

@@ -1,0 +1,283 @@
+"""The case store: SQLite (WAL) or PostgreSQL through SQLAlchemy 2, plus a content-addressed blob store.
+
+Every state transition is one transaction that also writes an audit row.  Blobs are immutable files
+``blobs/ab/cd/<sha256>`` written through a temporary name and an atomic rename.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.errors import InvalidTransition, StoreError
+from pipeline.models import Field, Finding
+from pipeline.store.schema import Audit, Blob, Case, CaseField, CaseFile, CaseFinding, Certificate, Output
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+# The case lifecycle (architecture doc).  `failed` is a case an exception stopped; `duplicate` a
+# submission already seen.  Re-running a stage on a case is a self-transition.
+TRANSITIONS: dict[str, set[str]] = {
+    "received": {"received", "extracted", "failed", "duplicate"},
+    "extracted": {"extracted", "validated", "failed"},
+    "validated": {"validated", "extracted", "review", "issuing", "failed"},
+    "review": {"review", "extracted", "validated", "approved", "rejected"},
+    "approved": {"issuing", "review", "failed"},
+    "issuing": {"issued", "failed"},
+    "issued": {"delivered", "revoked"},
+    "delivered": {"revoked"},
+    "failed": {"received", "extracted", "validated"},
+    "rejected": set(),
+    "duplicate": set(),
+    "revoked": set(),
+}
+FINAL = {"issued", "delivered", "rejected", "duplicate", "revoked"}
+
+
+def new_case_id() -> str:
+    return f"C{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha: str) -> Path:
+        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+            raise StoreError(f"not a sha256: {sha!r}")
+        return self.root / sha[:2] / sha[2:4] / sha
+
+    def put(self, data: bytes) -> str:
+        sha = sha256_bytes(data)
+        target = self.path(sha)
+        if target.exists():
+            return sha
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{sha}.{secrets.token_hex(4)}.tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        os.chmod(target, 0o440)
+        return sha
+
+    def get(self, sha: str) -> bytes:
+        return self.path(sha).read_bytes()
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+
+class Store:
+    def __init__(self, url: str, blob_root: Path) -> None:
+        self.url = url
+        self.engine = create_engine(url, future=True, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            _sqlite_pragmas(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.blobs = BlobStore(blob_root)
+
+    @classmethod
+    def open(cls, url: str, blob_root: Path) -> Store:
+        store = cls(url, blob_root)
+        store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.sessions() as s, s.begin():
+            yield s
+
+    # ------------------------------------------------------------------ cases
+    def find_by_fingerprint(self, fingerprint: str) -> Case | None:
+        with self.sessions() as s:
+            return s.scalars(select(Case).where(Case.fingerprint == fingerprint, Case.duplicate_of.is_(None))
+                             .order_by(Case.created_at)).first()
+
+    def create_case(self, *, office: str, source_kind: str, source_path: str, files: list[tuple[str, bytes]],
+                    subject: str | None = None, subject_company: str | None = None,
+                    actor: str = "system") -> Case:
+        """Store the originals and create the case (status ``received``) in one transaction."""
+        hashes = [(name, self.blobs.put(data), len(data)) for name, data in files]
+        fingerprint = sha256_bytes("\n".join(sorted(h for _, h, _ in hashes)).encode())
+        case_id = new_case_id()
+        with self.session() as s:
+            for _, sha, size in hashes:
+                if s.get(Blob, sha) is None:
+                    s.add(Blob(sha256=sha, size=size))
+            s.flush()
+            case = Case(id=case_id, office=office, status="received", source_kind=source_kind,
+                        source_path=source_path, source_subject=subject, subject_company=subject_company,
+                        fingerprint=fingerprint, documents=[])
+            s.add(case)
+            s.flush()
+            for name, sha, size in hashes:
+                s.add(CaseFile(case_id=case_id, name=name, sha256=sha, size=size))
+            s.add(Audit(case_id=case_id, actor=actor, from_status=None, to_status="received",
+                        detail=f"ingested {len(files)} file(s) from {source_kind}: {source_path}"))
+        return self.get_case(case_id)
+
+    def get_case(self, case_id: str) -> Case:
+        with self.sessions() as s:
+            case = s.get(Case, case_id)
+            if case is None:
+                raise StoreError(f"no case {case_id}")
+            return case
+
+    def list_cases(self, status: str | None = None) -> list[Case]:
+        with self.sessions() as s:
+            q = select(Case).order_by(Case.created_at)
+            if status:
+                q = q.where(Case.status == status)
+            return list(s.scalars(q))
+
+    def case_files(self, case_id: str) -> list[CaseFile]:
+        with self.sessions() as s:
+            return list(s.scalars(select(CaseFile).where(CaseFile.case_id == case_id).order_by(CaseFile.id)))
+
+    def transition(self, case_id: str, to: str, *, actor: str = "system", detail: str = "",
+                   expect: set[str] | None = None, **updates: Any) -> Case:
+        """Move a case to ``to`` (with column updates) and write the audit row, in one transaction."""
+        with self.session() as s:
+            case = s.get(Case, case_id, with_for_update=True)
+            if case is None:
+                raise StoreError(f"no case {case_id}")
+            frm = case.status
+            if expect is not None and frm not in expect:
+                raise InvalidTransition(f"case {case_id} is {frm}, expected one of {sorted(expect)}")
+            if to not in TRANSITIONS.get(frm, set()):
+                raise InvalidTransition(f"case {case_id}: {frm} → {to} is not allowed")
+            case.status = to
+            for k, v in updates.items():
+                setattr(case, k, v)
+            case.updated_at = datetime.now(UTC)
+            s.add(Audit(case_id=case_id, actor=actor, from_status=frm, to_status=to, detail=detail))
+        return self.get_case(case_id)
+
+    # ------------------------------------------------------------------ fields and findings
+    def replace_fields(self, case_id: str, fields: dict[str, Field], source: str = "extract") -> None:
+        with self.session() as s:
+            for row in s.scalars(select(CaseField).where(CaseField.case_id == case_id, CaseField.source == source)):
+                s.delete(row)
+            s.flush()
+            existing = {r.key for r in s.scalars(select(CaseField).where(CaseField.case_id == case_id))}
+            for key, f in fields.items():
+                if key in existing:  # a reviewer's correction wins over a re-extraction
+                    continue
+                s.add(CaseField(case_id=case_id, key=key, value=f.value, confidence=f.confidence,
+                                evidence=f.evidence.to_json() if f.evidence else None, source=source))
+
+    def fields(self, case_id: str) -> dict[str, Field]:
+        with self.sessions() as s:
+            rows = s.scalars(select(CaseField).where(CaseField.case_id == case_id).order_by(CaseField.id))
+            return {r.key: Field.from_json({"value": r.value, "confidence": r.confidence, "evidence": r.evidence})
+                    for r in rows}
+
+    def replace_findings(self, case_id: str, stage: str, findings: list[Finding]) -> None:
+        with self.session() as s:
+            for row in s.scalars(select(CaseFinding).where(CaseFinding.case_id == case_id,
+                                                           CaseFinding.stage == stage)):
+                s.delete(row)
+            for f in findings:
+                j = f.to_json()
+                s.add(CaseFinding(case_id=case_id, stage=stage, code=f.code, severity=str(f.severity),
+                                  field=f.field, message=f.message_zh, evidence=j["evidence"], resolved=False))
+
+    def findings(self, case_id: str, unresolved_only: bool = False) -> list[Finding]:
+        with self.sessions() as s:
+            q = select(CaseFinding).where(CaseFinding.case_id == case_id).order_by(CaseFinding.id)
+            if unresolved_only:
+                q = q.where(CaseFinding.resolved.is_(False))
+            return [Finding.from_json({"code": r.code, "severity": r.severity, "field": r.field,
+                                       "message": r.message, "evidence": r.evidence}) for r in s.scalars(q)]
+
+    # ------------------------------------------------------------------ certificates and outputs
+    def serial_exists(self, serial_hex: str) -> bool:
+        with self.sessions() as s:
+            return s.get(Certificate, serial_hex) is not None
+
+    def certificates(self, case_id: str | None = None) -> list[Certificate]:
+        with self.sessions() as s:
+            q = select(Certificate).order_by(Certificate.created_at)
+            if case_id:
+                q = q.where(Certificate.case_id == case_id)
+            return list(s.scalars(q))
+
+    def key_already_certified(self, fingerprint: str, exclude_case: str | None = None) -> Certificate | None:
+        with self.sessions() as s:
+            q = select(Certificate).where(Certificate.key_fingerprint == fingerprint,
+                                          Certificate.state.in_(("issued", "reserved")))
+            if exclude_case:
+                q = q.where(Certificate.case_id != exclude_case)
+            return s.scalars(q).first()
+
+    def reserve_certificate(self, case_id: str, kind: str, serial_hex: str, org_code: str | None,
+                            key_fingerprint: str | None) -> Certificate:
+        """Record the serial before signing (unique per case and kind; unique serial)."""
+        with self.session() as s:
+            existing = s.scalars(select(Certificate).where(Certificate.case_id == case_id,
+                                                           Certificate.kind == kind)).first()
+            if existing is not None:
+                return existing
+            cert = Certificate(serial=serial_hex, case_id=case_id, kind=kind, state="reserved", org_code=org_code,
+                               key_fingerprint=key_fingerprint, subject="")
+            s.add(cert)
+        return cert
+
+    def mark_certificate_issued(self, serial_hex: str, *, subject: str, not_before: datetime, not_after: datetime,
+                                der_sha256: str) -> None:
+        with self.session() as s:
+            cert = s.get(Certificate, serial_hex)
+            if cert is None:
+                raise StoreError(f"no reserved certificate {serial_hex}")
+            cert.state, cert.subject, cert.der_sha256 = "issued", subject, der_sha256
+            cert.not_before, cert.not_after = not_before, not_after
+
+    def record_output(self, case_id: str, name: str, path: Path, sha: str) -> None:
+        with self.session() as s:
+            row = s.scalars(select(Output).where(Output.case_id == case_id, Output.name == name)).first()
+            if row is None:
+                s.add(Output(case_id=case_id, name=name, path=str(path), sha256=sha))
+            else:
+                row.path, row.sha256 = str(path), sha
+
+    def outputs(self, case_id: str) -> dict[str, str]:
+        with self.sessions() as s:
+            return {o.name: o.path for o in s.scalars(select(Output).where(Output.case_id == case_id))}
+
+    def audit_rows(self, case_id: str) -> list[Audit]:
+        with self.sessions() as s:
+            return list(s.scalars(select(Audit).where(Audit.case_id == case_id).order_by(Audit.id)))

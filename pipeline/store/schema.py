@@ -1,0 +1,118 @@
+"""SQLAlchemy 2 tables of the case store (the Alembic migrations create exactly these)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Blob(Base):
+    __tablename__ = "blobs"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    office: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    route: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    applicant_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    org_code: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    source_kind: Mapped[str] = mapped_column(String(16))
+    source_path: Mapped[str] = mapped_column(Text)
+    source_subject: Mapped[str | None] = mapped_column(Text, nullable=True)
+    subject_company: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    duplicate_of: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    failure: Mapped[str | None] = mapped_column(Text, nullable=True)
+    documents: Mapped[list] = mapped_column(JSON, default=list)  # type: ignore[type-arg]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class CaseFile(Base):
+    __tablename__ = "case_files"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    size: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (UniqueConstraint("case_id", "name"),)
+
+
+class CaseField(Base):
+    __tablename__ = "case_fields"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # type: ignore[type-arg]
+    source: Mapped[str] = mapped_column(String(16), default="extract")  # extract | reviewer
+    __table_args__ = (UniqueConstraint("case_id", "key"),)
+
+
+class CaseFinding(Base):
+    __tablename__ = "case_findings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))  # ingest | extract | validate | issue
+    code: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(10))
+    field: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # type: ignore[type-arg]
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Audit(Base):
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str | None] = mapped_column(String(40), index=True, nullable=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Certificate(Base):
+    __tablename__ = "certificates"
+    serial: Mapped[str] = mapped_column(String(42), primary_key=True)  # upper-case hex
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # sign | env
+    state: Mapped[str] = mapped_column(String(10))  # reserved | issued | revoked
+    org_code: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    key_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    not_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    der_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revocation_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (UniqueConstraint("case_id", "kind"),)
+
+
+class Output(Base):
+    __tablename__ = "outputs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))  # contract key: sign_cert, chain, …
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (UniqueConstraint("case_id", "name"),)

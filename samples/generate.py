@@ -1,0 +1,411 @@
+"""Generate labelled sample submissions: a filled 申请表 (scan JPG or DOCX) plus an SM2 CSR.
+
+    python samples/generate.py --out samples/cases            # the committed demo set
+    python samples/generate.py --out /tmp/x --seed 7 --random 20  # a labelled random corpus
+
+The form layout below is modelled on seed 001 (《中国电子口岸数字证书申请表》, 厦门).  One layout
+drives both renderers, so the scan and the DOCX carry the same labels.  Each case folder gets the
+documents only; ground truth goes to ``<out>/../truth/<case>.json`` (or ``--truth DIR``) so it is
+never ingested as part of a case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from stdnum.cn import ric, uscc
+
+FONT_CANDIDATES = [
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+]
+
+# (cell text or "{field}", column span); widths are the six grid columns of the table, in px at 200 dpi.
+COLUMNS = [270, 250, 200, 260, 200, 274]
+LAYOUT: list[tuple[int, list[tuple[str, int]]]] = [  # (row height, cells)
+    (90, [("申请类别", 1), ("{category_row}", 5)]),
+    (70, [("申请者基本信息", 6)]),
+    (90, [("申请单位", 1), ("{applicant_name}", 2), ("机构代码", 1), ("{org_code}", 2)]),
+    (90, [("邮件地址", 1), ("{email}", 5)]),
+    (100, [("法定代表人/\n主要负责人", 1), ("{legal_rep_name}", 1), ("联系电话", 1), ("{legal_rep_phone}", 1),
+           ("证件类型", 1), ("{legal_rep_id_type}", 1)]),
+    (90, [("证件号码", 1), ("{legal_rep_id_number}", 5)]),
+    (90, [("经办人", 1), ("{handler_name}", 1), ("联系电话", 1), ("{handler_phone}", 1),
+          ("证件类型", 1), ("{handler_id_type}", 1)]),
+    (90, [("证件号码", 1), ("{handler_id_number}", 5)]),
+    (110, [("服务类密码设备商用\n密码产品认证证书编号", 2), ("{crypto_product_cert_no}", 4)]),
+    (70, [("数字证书信息", 6)]),
+    (90, [("通用名", 1), ("{common_name}", 3), ("算法", 1), ("{algorithm}", 1)]),
+    (90, [("证书有效期", 1), ("{validity_years}年", 5)]),
+]
+TITLE = "中国电子口岸数字证书申请表"
+PROMISE = ("我单位已阅读《中国电子口岸数字证书申请须知》，了解数字证书用途、申领和使用过程中的注意事项。"
+           "我单位向受理机构提供的信息和资料真实、有效，将按须知要求妥善保管密钥、使用数字证书。特此声明。")
+CATEGORIES = ["新办", "注销"]
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡蒋余杜叶程苏魏吕丁任沈姚卢"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志强海燕晓东红梅雪晨宇航思远子涵浩然欣怡"
+CITY_PREFIX = {"厦门": ("350200", "350203"), "杭州": ("330100", "330106"), "广州": ("440100", "440104")}
+WORDS = ["海辰", "鹭岛", "星河", "瑞达", "华信", "恒通", "中科", "鼎盛", "嘉和", "东方", "新锐", "天行", "融汇", "启明"]
+TRADES = ["密码科技", "信息技术", "网络安全", "电子科技", "数据服务", "国际贸易", "供应链管理", "软件"]
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+ORG_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def font_path() -> str:
+    for p in FONT_CANDIDATES:
+        if Path(p).exists():
+            return p
+    raise SystemExit("no CJK font found: install fonts-wqy-zenhei (apt) — see .ci/run")
+
+
+def org_check(code8: str) -> str:
+    weights = [3, 7, 9, 10, 5, 8, 4, 2]
+    vals = [int(c) if c.isdigit() else ord(c) - 55 for c in code8]
+    c9 = 11 - sum(w * v for w, v in zip(weights, vals, strict=True)) % 11
+    return {10: "X", 11: "0"}.get(c9, str(c9))
+
+
+def make_uscc(rng: random.Random, division: str) -> str:
+    if rng.random() < 0.6:  # classic numeric organisation code
+        body8 = "".join(rng.choice("0123456789") for _ in range(8))
+    else:  # post-2015 codes issued with the USCC look like MA2XXXXX
+        body8 = "MA" + "".join(rng.choice(ORG_ALPHABET) for _ in range(6))
+    code17 = "91" + division + body8 + org_check(body8)
+    return code17 + uscc.calc_check_digit(code17)
+
+
+def make_id(rng: random.Random, address: str) -> str:
+    year = rng.randint(1965, 1998)
+    month = rng.randint(1, 12)
+    day = rng.randint(1, 28)
+    seq = rng.randint(100, 999)
+    body = f"{address}{year:04d}{month:02d}{day:02d}{seq:03d}"
+    return body + ric.calc_check_digit(body + "0")  # stdnum expects the number *with* a check slot
+
+
+def make_mobile(rng: random.Random) -> str:
+    return rng.choice(["138", "139", "136", "158", "186", "177", "135", "151"]) + f"{rng.randint(0, 99999999):08d}"
+
+
+def make_name(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice([1, 2])))
+
+
+def make_product_cert(rng: random.Random) -> str:
+    return f"GM0033122{rng.randint(2020, 2025)}{rng.randint(1, 999):04d}"
+
+
+def random_truth(rng: random.Random, city: str = "厦门") -> dict[str, str]:
+    division, address = CITY_PREFIX[city]
+    company = f"{city}{rng.choice(WORDS)}{rng.choice(TRADES)}有限公司"
+    return {
+        "category": "新办",
+        "applicant_name": company,
+        "org_code": make_uscc(rng, division),
+        "email": f"{rng.choice(['ca', 'it', 'admin', 'pki', 'security'])}{rng.randint(1, 99)}@"
+                 f"{rng.choice(['haichen', 'ludao', 'xinghe', 'ruida', 'huaxin'])}-tech.com.cn",
+        "legal_rep_name": make_name(rng),
+        "legal_rep_phone": make_mobile(rng),
+        "legal_rep_id_type": "居民身份证",
+        "legal_rep_id_number": make_id(rng, address),
+        "handler_name": make_name(rng),
+        "handler_phone": make_mobile(rng),
+        "handler_id_type": "居民身份证",
+        "handler_id_number": make_id(rng, address),
+        "crypto_product_cert_no": make_product_cert(rng),
+        "common_name": company,
+        "algorithm": "SM2",
+        "validity_years": "10",
+    }
+
+
+def corrupt_uscc_check(code: str) -> str:
+    """Same code with a different (wrong) check character."""
+    alphabet = USCC_ALPHABET
+    wrong = alphabet[(alphabet.index(code[-1]) + 7) % len(alphabet)]
+    return code[:-1] + wrong
+
+
+# --------------------------------------------------------------------------- rendering: scan
+
+@dataclass
+class ScanStyle:
+    dpi: int = 200
+    rotation: float = 0.0
+    blur: float = 0.0
+    noise: float = 0.0
+    jpeg_quality: int = 88
+    grey: bool = False
+    tick: str = "check"  # check | fill | cross
+
+
+PAGE_W, PAGE_H = 1654, 2339  # A4 at 200 dpi
+MARGIN_X = 100
+
+
+def _fit_font(draw: ImageDraw.ImageDraw, text: str, width: int, size: int) -> ImageFont.FreeTypeFont:
+    fp = font_path()
+    while size > 16:
+        font = ImageFont.truetype(fp, size)
+        if max(draw.textlength(line, font=font) for line in text.split("\n")) <= width - 24:
+            return font
+        size -= 2
+    return ImageFont.truetype(fp, size)
+
+
+def _draw_box(draw: ImageDraw.ImageDraw, x: int, y: int, size: int, ticked: bool, style: str) -> None:
+    draw.rectangle([x, y, x + size, y + size], outline="black", width=3)
+    if not ticked:
+        return
+    if style == "fill":
+        draw.rectangle([x + 6, y + 6, x + size - 6, y + size - 6], fill="black")
+    elif style == "cross":
+        draw.line([x + 5, y + 5, x + size - 5, y + size - 5], fill="black", width=4)
+        draw.line([x + size - 5, y + 5, x + 5, y + size - 5], fill="black", width=4)
+    else:
+        draw.line([x + 5, y + size // 2, x + size // 2.4, y + size - 6], fill="black", width=5)
+        draw.line([x + size // 2.4, y + size - 6, x + size - 3, y + 3], fill="black", width=5)
+
+
+def render_form_image(truth: dict[str, str], style: ScanStyle, rng: random.Random) -> Image.Image:
+    img = Image.new("RGB", (PAGE_W, PAGE_H), "white")
+    draw = ImageDraw.Draw(img)
+    fp = font_path()
+    title_font = ImageFont.truetype(fp, 54)
+    tw = draw.textlength(TITLE, font=title_font)
+    draw.text(((PAGE_W - tw) / 2, 150), TITLE, font=title_font, fill="black")
+    y = 280
+    table_w = sum(COLUMNS)
+    for height, cells in LAYOUT:
+        x = MARGIN_X
+        col = 0
+        for text, span in cells:
+            w = sum(COLUMNS[col:col + span])
+            draw.rectangle([x, y, x + w, y + height], outline="black", width=3)
+            if text == "{category_row}":
+                _draw_category_row(draw, truth, x, y, w, height, style.tick)
+            else:
+                content = text.format(**truth) if "{" in text else text
+                is_value = text.startswith("{")
+                font = _fit_font(draw, content, w, 34 if is_value else 30)
+                lines = content.split("\n")
+                line_h = font.size + 8
+                ty = y + (height - line_h * len(lines)) / 2 + 4
+                for line in lines:
+                    lw = draw.textlength(line, font=font)
+                    tx = x + 14 if is_value and span > 1 else x + (w - lw) / 2
+                    draw.text((tx, ty), line, font=font, fill=(20, 20, 60) if is_value else "black")
+                    ty += line_h
+            x += w
+            col += span
+        y += height
+    # promise block with seal and signature
+    block_h = 520
+    draw.rectangle([MARGIN_X, y, MARGIN_X + table_w, y + block_h], outline="black", width=3)
+    small = ImageFont.truetype(fp, 28)
+    draw.text((MARGIN_X + 20, y + 20), "申请单位承诺声明", font=ImageFont.truetype(fp, 32), fill="black")
+    line, ty = "", y + 70
+    for ch in PROMISE:
+        if draw.textlength(line + ch, font=small) > table_w - 60:
+            draw.text((MARGIN_X + 30, ty), line, font=small, fill="black")
+            line, ty = "", ty + 40
+        line += ch
+    draw.text((MARGIN_X + 30, ty), line, font=small, fill="black")
+    draw.text((MARGIN_X + 1000, y + 300), "申请单位公章", font=small, fill="black")
+    draw.text((MARGIN_X + 30, y + 380), "法定代表人/主要负责人（或授权代理人）签字：", font=small, fill="black")
+    draw.text((MARGIN_X + 1000, y + 450), "年     月     日", font=small, fill="black")
+    _draw_signature(draw, MARGIN_X + 650, y + 370, rng)
+    _draw_seal(img, MARGIN_X + 1080, y + 300, truth["applicant_name"])
+    return degrade(img, style, rng)
+
+
+def _draw_category_row(draw: ImageDraw.ImageDraw, truth: dict[str, str], x: int, y: int, w: int, h: int,
+                       tick: str) -> None:
+    font = ImageFont.truetype(font_path(), 32)
+    cx = x + 24
+    box = 30
+    for option in CATEGORIES:
+        ticked = truth["category"] == option or option in truth.get("category_extra", "")
+        _draw_box(draw, cx, y + (h - box) // 2, box, ticked, tick)
+        cx += box + 10
+        label = option
+        if option == "注销":
+            label = f"注销（待注销的证书[序号：{truth.get('old_cert_serial', '')}]）"
+            if not truth.get("old_cert_serial"):
+                label = "注销（待注销的证书[序号：                ]）"
+        draw.text((cx, y + (h - 34) // 2), label, font=font, fill="black")
+        cx += int(draw.textlength(label, font=font)) + 80
+
+
+def _draw_signature(draw: ImageDraw.ImageDraw, x: int, y: int, rng: random.Random) -> None:
+    pts = [(x + i * 18, y + 30 + rng.randint(-22, 22)) for i in range(14)]
+    draw.line(pts, fill=(15, 15, 40), width=4, joint="curve")
+
+
+def _draw_seal(img: Image.Image, cx: int, cy: int, name: str) -> None:
+    seal = Image.new("RGBA", img.size, (0, 0, 0, 0))
+    d = ImageDraw.Draw(seal)
+    r = 120
+    red = (205, 30, 30, 170)
+    d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=red, width=8)
+    star = [(cx, cy - 35), (cx + 10, cy - 8), (cx + 38, cy - 8), (cx + 15, cy + 9), (cx + 24, cy + 36),
+            (cx, cy + 19), (cx - 24, cy + 36), (cx - 15, cy + 9), (cx - 38, cy - 8), (cx - 10, cy - 8)]
+    d.polygon(star, fill=red)
+    font = ImageFont.truetype(font_path(), 24)
+    import math
+    text = name[:14]
+    for i, ch in enumerate(text):
+        ang = math.radians(-150 + i * (120 / max(len(text) - 1, 1)))
+        tx, ty = cx + (r - 32) * math.cos(ang), cy + (r - 32) * math.sin(ang)
+        d.text((tx - 12, ty - 12), ch, font=font, fill=red)
+    img.paste(Image.alpha_composite(img.convert("RGBA"), seal).convert("RGB"))
+
+
+def degrade(img: Image.Image, style: ScanStyle, rng: random.Random) -> Image.Image:
+    if style.rotation:
+        img = img.rotate(style.rotation, resample=Image.Resampling.BICUBIC, expand=False, fillcolor="white")
+    if style.blur:
+        img = img.filter(ImageFilter.GaussianBlur(style.blur))
+    if style.noise:
+        import numpy as np
+        arr = np.asarray(img).astype("int16")
+        noise = np.random.default_rng(rng.randint(0, 2**31)).normal(0, style.noise, arr.shape)
+        img = Image.fromarray(np.clip(arr + noise, 0, 255).astype("uint8"))
+    if style.grey:
+        img = img.convert("L").convert("RGB")
+    if style.dpi != 200:
+        scale = style.dpi / 200
+        img = img.resize((int(PAGE_W * scale), int(PAGE_H * scale)), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=style.jpeg_quality, dpi=(style.dpi, style.dpi))
+    return Image.open(io.BytesIO(buf.getvalue()))
+
+
+# --------------------------------------------------------------------------- rendering: DOCX
+
+def render_form_docx(truth: dict[str, str], path: Path) -> None:
+    from docx import Document
+    from docx.shared import Pt
+
+    doc = Document()
+    doc.add_heading(TITLE, level=1)
+    table = doc.add_table(rows=0, cols=len(COLUMNS))
+    table.style = "Table Grid"
+    for _height, cells in LAYOUT:
+        row = table.add_row()
+        col = 0
+        for text, span in cells:
+            cell = row.cells[col]
+            if span > 1:
+                cell = cell.merge(row.cells[col + span - 1])
+            if text == "{category_row}":
+                marks = ["☑" if truth["category"] == c else "□" for c in CATEGORIES]
+                serial = truth.get("old_cert_serial", "")
+                content = f"{marks[0]}新办    {marks[1]}注销（待注销的证书[序号：{serial}]）"
+            else:
+                content = text.format(**truth) if "{" in text else text
+            cell.text = content.replace("\n", "")
+            for p in cell.paragraphs:
+                for run in p.runs:
+                    run.font.size = Pt(10.5)
+            col += span
+    doc.add_paragraph("申请单位承诺声明")
+    doc.add_paragraph(PROMISE)
+    doc.add_paragraph("申请单位公章：（已盖章）")
+    doc.add_paragraph("法定代表人/主要负责人（或授权代理人）签字：")
+    doc.save(str(path))
+
+
+# --------------------------------------------------------------------------- CSR
+
+def make_csr(subject_o: str, subject_cn: str, out: Path, key_out: Path | None = None,
+             distid: str | None = "1234567812345678") -> None:
+    """SM2 key + PKCS#10 request made by ``openssl req`` (the applicant's side of the real process)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        key = Path(tmp) / "key.pem"
+        subprocess.run(["openssl", "genpkey", "-algorithm", "SM2", "-out", str(key)], check=True,
+                       capture_output=True)
+        cmd = ["openssl", "req", "-new", "-key", str(key), "-sm3", "-utf8", "-out", str(out),
+               "-subj", f"/C=CN/O={subject_o}/CN={subject_cn}"]
+        if distid:
+            cmd += ["-sigopt", f"distid:{distid}"]
+        subprocess.run(cmd, check=True, capture_output=True)
+        if key_out is not None:
+            shutil.copyfile(key, key_out)
+
+
+# --------------------------------------------------------------------------- cases
+
+def write_case(out: Path, truth_dir: Path, name: str, truth: dict[str, str], kind: str,
+               style: ScanStyle | None, rng: random.Random, csr: bool = True) -> Path:
+    case = out / name
+    case.mkdir(parents=True, exist_ok=True)
+    if kind == "docx":
+        render_form_docx(truth, case / "申请表.docx")
+    else:
+        img = render_form_image(truth, style or ScanStyle(), rng)
+        img.save(case / "申请表.jpg", "JPEG", quality=(style or ScanStyle()).jpeg_quality)
+    if csr:
+        make_csr(truth["applicant_name"], truth["common_name"], case / "request.csr")
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    (truth_dir / f"{name}.json").write_text(json.dumps({"kind": kind, "fields": truth}, ensure_ascii=False,
+                                                       indent=1), encoding="utf-8")
+    return case
+
+
+def committed_set(out: Path, truth_dir: Path) -> None:
+    rng = random.Random(20261121)
+    clean = random_truth(rng)
+    write_case(out, truth_dir, "xiamen-new-scan", clean, "jpg",
+               ScanStyle(rotation=0.6, blur=0.6, noise=6, jpeg_quality=80), rng)
+    docx_truth = random_truth(rng)
+    write_case(out, truth_dir, "xiamen-new-docx", docx_truth, "docx", None, rng)
+    bad = random_truth(rng)
+    bad["org_code"] = corrupt_uscc_check(bad["org_code"])
+    write_case(out, truth_dir, "xiamen-new-bad-uscc", bad, "jpg",
+               ScanStyle(rotation=-0.4, blur=0.5, noise=5, jpeg_quality=82, tick="fill"), rng)
+
+
+def random_set(out: Path, truth_dir: Path, seed: int, count: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    made = []
+    for i in range(count):
+        truth = random_truth(rng)
+        kind = rng.choice(["jpg", "jpg", "jpg", "docx"])
+        style = ScanStyle(dpi=rng.choice([150, 200, 300]), rotation=rng.uniform(-3, 3), blur=rng.uniform(0, 1.0),
+                          noise=rng.uniform(0, 10), jpeg_quality=rng.randint(50, 90), grey=rng.random() < 0.3,
+                          tick=rng.choice(["check", "fill", "cross"]))
+        name = f"case-{seed}-{i:04d}"
+        write_case(out, truth_dir, name, truth, kind, style, rng)
+        made.append({"name": name, "kind": kind, "truth": truth})
+    return made
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "cases")
+    ap.add_argument("--truth", type=Path, default=None)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--random", type=int, default=0, help="generate N random labelled cases instead")
+    args = ap.parse_args()
+    truth_dir = args.truth or args.out.parent / "truth"
+    if args.random:
+        random_set(args.out, truth_dir, args.seed or 1, args.random)
+    else:
+        committed_set(args.out, truth_dir)
+
+
+if __name__ == "__main__":
+    main()
