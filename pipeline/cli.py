@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-
 import sys
 import tempfile
 import time
@@ -58,8 +57,15 @@ def _summary_table(results: list[dict[str, Any]], seconds: float) -> None:
         cat = r["fields"].get("category", {}).get("value", "-")
         findings = "\n".join(f"{f['severity']} {f['code']} ({f['field'] or '-'})" for f in r["findings"]) or "-"
         outs = "\n".join(f"{k}: {v}" for k, v in r["outputs"].items()) or "-"
-        table.add_row(f"{r['case_id']}\n{Path(r['source']['path']).name}", r["office"], cat, str(r["route"]),
-                      r["status"], findings, outs)
+        table.add_row(
+            f"{r['case_id']}\n{Path(r['source']['path']).name}",
+            r["office"],
+            cat,
+            str(r["route"]),
+            r["status"],
+            findings,
+            outs,
+        )
     Console(width=180).print(table)
 
 
@@ -98,8 +104,10 @@ def cmd_cases_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     store = Store.open(settings.database_url, settings.blob_dir)
     for c in store.list_cases(args.status):
-        print(f"{c.id}  {c.status:<10} {c.route or '-':<7} {c.office:<16} {c.category or '-':<4} "
-              f"{c.applicant_name or '-'}  [{c.source_kind}] {c.source_path}")
+        print(
+            f"{c.id}  {c.status:<10} {c.route or '-':<7} {c.office:<16} {c.category or '-':<4} "
+            f"{c.applicant_name or '-'}  [{c.source_kind}] {c.source_path}"
+        )
     return 0
 
 
@@ -108,8 +116,10 @@ def cmd_cases_show(args: argparse.Namespace) -> int:
 
     ctx = Context(_settings(args))
     data = case_contract(ctx, args.case_id)
-    data["audit"] = [{"at": a.at.isoformat(), "actor": a.actor, "from": a.from_status, "to": a.to_status,
-                      "detail": a.detail} for a in ctx.store.audit_rows(args.case_id)]
+    data["audit"] = [
+        {"at": a.at.isoformat(), "actor": a.actor, "from": a.from_status, "to": a.to_status, "detail": a.detail}
+        for a in ctx.store.audit_rows(args.case_id)
+    ]
     print(json.dumps(data, ensure_ascii=False, indent=2))
     return 0
 
@@ -148,8 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args))
     except CertIntakeError as exc:
@@ -159,6 +172,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-

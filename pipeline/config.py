@@ -69,7 +69,9 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
     if not forms_dir.is_dir():
         raise ConfigError(f"forms directory not found: {forms_dir} (set CERT_INTAKE_FORMS_DIR)")
     return Settings(
-        home=home_path, database_url=str(db_url), forms_dir=forms_dir,
+        home=home_path,
+        database_url=str(db_url),
+        forms_dir=forms_dir,
         ocr_engine=str(pick("ocr_engine", "rapidocr")),
         ocr_options={str(k): str(v) for k, v in (file_cfg.get("ocr_options") or {}).items()},
         default_office=str(pick("default_office", "xiamen-eport")),

@@ -17,7 +17,6 @@ from pipeline.config import Settings, load_settings
 from pipeline.stages import Context, case_contract, ingest_path
 from pipeline.stages import process_case as process_case_plain
 
-
 _CONTEXTS: dict[str, Context] = {}
 
 

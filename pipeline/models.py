@@ -49,8 +49,11 @@ class Evidence:
     bbox: BBox | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"document": self.document, "page": self.page,
-                "bbox": [round(v, 1) for v in self.bbox] if self.bbox else None}
+        return {
+            "document": self.document,
+            "page": self.page,
+            "bbox": [round(v, 1) for v in self.bbox] if self.bbox else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,11 @@ class Field:
     evidence: Evidence | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"value": self.value, "confidence": round(self.confidence, 4),
-                "evidence": self.evidence.to_json() if self.evidence else None}
+        return {
+            "value": self.value,
+            "confidence": round(self.confidence, 4),
+            "evidence": self.evidence.to_json() if self.evidence else None,
+        }
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Field:
@@ -69,7 +75,7 @@ class Field:
         evidence = None
         if ev:
             bbox = tuple(ev["bbox"]) if ev.get("bbox") else None
-            evidence = Evidence(ev["document"], ev.get("page", 1), bbox)  # type: ignore[arg-type]
+            evidence = Evidence(ev["document"], ev.get("page", 1), bbox)
         return Field(str(data["value"]), float(data["confidence"]), evidence)
 
 
@@ -82,15 +88,20 @@ class Finding:
     evidence: Evidence | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "severity": str(self.severity), "field": self.field,
-                "message": self.message_zh,
-                "evidence": self.evidence.to_json() if self.evidence else None}
+        return {
+            "code": self.code,
+            "severity": str(self.severity),
+            "field": self.field,
+            "message": self.message_zh,
+            "evidence": self.evidence.to_json() if self.evidence else None,
+        }
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Finding:
         ev = data.get("evidence")
-        evidence = Evidence(ev["document"], ev.get("page", 1),
-                            tuple(ev["bbox"]) if ev.get("bbox") else None) if ev else None  # type: ignore[arg-type]
+        evidence = (
+            Evidence(ev["document"], ev.get("page", 1), tuple(ev["bbox"]) if ev.get("bbox") else None) if ev else None
+        )
         return Finding(data["code"], Severity(data["severity"]), data.get("field"), data["message"], evidence)
 
 
@@ -124,8 +135,13 @@ class Document:
     text_source: TextSource
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": str(self.kind), "pages": self.pages,
-                "text_source": str(self.text_source), "sha256": self.sha256}
+        return {
+            "name": self.name,
+            "kind": str(self.kind),
+            "pages": self.pages,
+            "text_source": str(self.text_source),
+            "sha256": self.sha256,
+        }
 
 
 @dataclass(frozen=True)
@@ -148,8 +164,13 @@ class IssuedOutputs:
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, str]:
-        out = {"serial": self.serial, "sign_cert": self.sign_cert, "chain": self.chain,
-               "not_before": self.not_before, "not_after": self.not_after}
+        out = {
+            "serial": self.serial,
+            "sign_cert": self.sign_cert,
+            "chain": self.chain,
+            "not_before": self.not_before,
+            "not_after": self.not_after,
+        }
         out.update(self.extra)
         return out
 

@@ -55,11 +55,13 @@ class Context:
 
 # --------------------------------------------------------------------------- ingest
 
+
 def ingest_path(ctx: Context, path: Path) -> list[ingest_stage.IngestOutcome]:
     return [ingest_stage.ingest(ctx.store, sub, ctx.settings.default_office) for sub in ingest_stage.collect(path)]
 
 
 # --------------------------------------------------------------------------- extract
+
 
 def _case_files(ctx: Context, case_id: str) -> list[tuple[str, str, bytes]]:
     return [(f.name, f.sha256, ctx.store.blobs.get(f.sha256)) for f in ctx.store.case_files(case_id)]
@@ -71,12 +73,16 @@ def run_extract(ctx: Context, case_id: str) -> None:
     profile, result, _docs = extract_stage.extract_case(files, ctx.profiles, ctx.settings.default_office, ctx.ocr)
     ctx.store.replace_fields(case_id, result.fields)
     ctx.store.replace_findings(case_id, "extract", result.findings)
-    ctx.store.transition(case_id, "extracted", detail=f"{len(result.documents)} document(s), "
-                         f"{len(result.fields)} field(s), OCR {result.timings.get('ocr_s', 0):.2f}s",
-                         office=profile.office, documents=[d.to_json() for d in result.documents],
-                         applicant_name=result.fields["applicant_name"].value if "applicant_name" in result.fields
-                         else None,
-                         org_code=result.fields["org_code"].value if "org_code" in result.fields else None)
+    ctx.store.transition(
+        case_id,
+        "extracted",
+        detail=f"{len(result.documents)} document(s), "
+        f"{len(result.fields)} field(s), OCR {result.timings.get('ocr_s', 0):.2f}s",
+        office=profile.office,
+        documents=[d.to_json() for d in result.documents],
+        applicant_name=result.fields["applicant_name"].value if "applicant_name" in result.fields else None,
+        org_code=result.fields["org_code"].value if "org_code" in result.fields else None,
+    )
     ctx.timing(case_id, "ocr_s", result.timings.get("ocr_s", 0.0))
     ctx.timing(case_id, "ocr_pages", result.timings.get("ocr_pages", 0.0))
     ctx.timing(case_id, "extract_s", time.perf_counter() - start)
@@ -84,11 +90,14 @@ def run_extract(ctx: Context, case_id: str) -> None:
 
 def _documents(ctx: Context, case_id: str) -> list[Document]:
     case = ctx.store.get_case(case_id)
-    return [Document(d["name"], d["sha256"], DocKind(d["kind"]), d["pages"], TextSource(d["text_source"]))
-            for d in case.documents]
+    return [
+        Document(d["name"], d["sha256"], DocKind(d["kind"]), d["pages"], TextSource(d["text_source"]))
+        for d in case.documents
+    ]
 
 
 # --------------------------------------------------------------------------- validate + route
+
 
 def run_validate(ctx: Context, case_id: str, actor: str = "system") -> Route:
     start = time.perf_counter()
@@ -102,13 +111,20 @@ def run_validate(ctx: Context, case_id: str, actor: str = "system") -> Route:
         cert = ctx.store.key_already_certified(fp, exclude_case=case_id)
         return cert.case_id if cert else None
 
-    category, findings = validate_stage.validate_case(validate_stage.CaseInput(
-        profile, fields, documents, files, case.subject_company, key_seen))
+    category, findings = validate_stage.validate_case(
+        validate_stage.CaseInput(profile, fields, documents, files, case.subject_company, key_seen)
+    )
     route, extra = validate_stage.route(fields, findings + ctx.store.findings(case_id), profile, category)
     findings += extra
     ctx.store.replace_findings(case_id, "validate", findings)
-    ctx.store.transition(case_id, "validated", actor=actor, detail=f"{len(findings)} finding(s), route {route}",
-                         route=str(route), category=category)
+    ctx.store.transition(
+        case_id,
+        "validated",
+        actor=actor,
+        detail=f"{len(findings)} finding(s), route {route}",
+        route=str(route),
+        category=category,
+    )
     if route == Route.REVIEW:
         ctx.store.transition(case_id, "review", actor=actor, detail="doubt → reviewer")
     ctx.timing(case_id, "validate_s", time.perf_counter() - start)
@@ -116,6 +132,7 @@ def run_validate(ctx: Context, case_id: str, actor: str = "system") -> Route:
 
 
 # --------------------------------------------------------------------------- issue
+
 
 def is_clean(ctx: Context, case_id: str) -> bool:
     """No unresolved error or warning and every required field above the threshold."""
@@ -140,16 +157,22 @@ def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
     csr_der = {name: data for name, _sha, data in _case_files(ctx, case_id)}[csr_docs[0].name]
     profile = ctx.profiles.get(case.office) or ctx.profiles[ctx.settings.default_office]
     name = fields["applicant_name"].value
-    out = ctx.issuer.issue(IssueRequest(
-        case_id=case_id, applicant_name=name,
-        common_name=fields["common_name"].value if "common_name" in fields else name,
-        org_code=fields["org_code"].value if "org_code" in fields else None, csr_der=csr_der,
-        profile=dict(profile.raw.get("profile") or {})))
+    out = ctx.issuer.issue(
+        IssueRequest(
+            case_id=case_id,
+            applicant_name=name,
+            common_name=fields["common_name"].value if "common_name" in fields else name,
+            org_code=fields["org_code"].value if "org_code" in fields else None,
+            csr_der=csr_der,
+            profile=dict(profile.raw.get("profile") or {}),
+        )
+    )
     ctx.store.transition(case_id, "issued", actor=actor, detail=f"sign.cer serial {out.serial}")
     ctx.timing(case_id, "issue_s", time.perf_counter() - start)
 
 
 # --------------------------------------------------------------------------- one case
+
 
 def process_case(ctx: Context, case_id: str) -> dict[str, Any]:
     """Run every stage a case still needs; an exception marks the case failed and is reported, not raised."""

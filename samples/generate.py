@@ -38,11 +38,29 @@ LAYOUT: list[tuple[int, list[tuple[str, int]]]] = [  # (row height, cells)
     (70, [("申请者基本信息", 6)]),
     (90, [("申请单位", 1), ("{applicant_name}", 2), ("机构代码", 1), ("{org_code}", 2)]),
     (90, [("邮件地址", 1), ("{email}", 5)]),
-    (100, [("法定代表人/\n主要负责人", 1), ("{legal_rep_name}", 1), ("联系电话", 1), ("{legal_rep_phone}", 1),
-           ("证件类型", 1), ("{legal_rep_id_type}", 1)]),
+    (
+        100,
+        [
+            ("法定代表人/\n主要负责人", 1),
+            ("{legal_rep_name}", 1),
+            ("联系电话", 1),
+            ("{legal_rep_phone}", 1),
+            ("证件类型", 1),
+            ("{legal_rep_id_type}", 1),
+        ],
+    ),
     (90, [("证件号码", 1), ("{legal_rep_id_number}", 5)]),
-    (90, [("经办人", 1), ("{handler_name}", 1), ("联系电话", 1), ("{handler_phone}", 1),
-          ("证件类型", 1), ("{handler_id_type}", 1)]),
+    (
+        90,
+        [
+            ("经办人", 1),
+            ("{handler_name}", 1),
+            ("联系电话", 1),
+            ("{handler_phone}", 1),
+            ("证件类型", 1),
+            ("{handler_id_type}", 1),
+        ],
+    ),
     (90, [("证件号码", 1), ("{handler_id_number}", 5)]),
     (110, [("服务类密码设备商用\n密码产品认证证书编号", 2), ("{crypto_product_cert_no}", 4)]),
     (70, [("数字证书信息", 6)]),
@@ -50,8 +68,10 @@ LAYOUT: list[tuple[int, list[tuple[str, int]]]] = [  # (row height, cells)
     (90, [("证书有效期", 1), ("{validity_years}年", 5)]),
 ]
 TITLE = "中国电子口岸数字证书申请表"
-PROMISE = ("我单位已阅读《中国电子口岸数字证书申请须知》，了解数字证书用途、申领和使用过程中的注意事项。"
-           "我单位向受理机构提供的信息和资料真实、有效，将按须知要求妥善保管密钥、使用数字证书。特此声明。")
+PROMISE = (
+    "我单位已阅读《中国电子口岸数字证书申请须知》，了解数字证书用途、申领和使用过程中的注意事项。"
+    "我单位向受理机构提供的信息和资料真实、有效，将按须知要求妥善保管密钥、使用数字证书。特此声明。"
+)
 CATEGORIES = ["新办", "注销"]
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡蒋余杜叶程苏魏吕丁任沈姚卢"
@@ -115,7 +135,7 @@ def random_truth(rng: random.Random, city: str = "厦门") -> dict[str, str]:
         "applicant_name": company,
         "org_code": make_uscc(rng, division),
         "email": f"{rng.choice(['ca', 'it', 'admin', 'pki', 'security'])}{rng.randint(1, 99)}@"
-                 f"{rng.choice(['haichen', 'ludao', 'xinghe', 'ruida', 'huaxin'])}-tech.com.cn",
+        f"{rng.choice(['haichen', 'ludao', 'xinghe', 'ruida', 'huaxin'])}-tech.com.cn",
         "legal_rep_name": make_name(rng),
         "legal_rep_phone": make_mobile(rng),
         "legal_rep_id_type": "居民身份证",
@@ -139,6 +159,7 @@ def corrupt_uscc_check(code: str) -> str:
 
 
 # --------------------------------------------------------------------------- rendering: scan
+
 
 @dataclass
 class ScanStyle:
@@ -192,7 +213,7 @@ def render_form_image(truth: dict[str, str], style: ScanStyle, rng: random.Rando
         x = MARGIN_X
         col = 0
         for text, span in cells:
-            w = sum(COLUMNS[col:col + span])
+            w = sum(COLUMNS[col : col + span])
             draw.rectangle([x, y, x + w, y + height], outline="black", width=3)
             if text == "{category_row}":
                 _draw_category_row(draw, truth, x, y, w, height, style.tick)
@@ -231,8 +252,9 @@ def render_form_image(truth: dict[str, str], style: ScanStyle, rng: random.Rando
     return degrade(img, style, rng)
 
 
-def _draw_category_row(draw: ImageDraw.ImageDraw, truth: dict[str, str], x: int, y: int, w: int, h: int,
-                       tick: str) -> None:
+def _draw_category_row(
+    draw: ImageDraw.ImageDraw, truth: dict[str, str], x: int, y: int, w: int, h: int, tick: str
+) -> None:
     font = ImageFont.truetype(font_path(), 32)
     cx = x + 24
     box = 30
@@ -260,11 +282,22 @@ def _draw_seal(img: Image.Image, cx: int, cy: int, name: str) -> None:
     r = 120
     red = (205, 30, 30, 170)
     d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=red, width=8)
-    star = [(cx, cy - 35), (cx + 10, cy - 8), (cx + 38, cy - 8), (cx + 15, cy + 9), (cx + 24, cy + 36),
-            (cx, cy + 19), (cx - 24, cy + 36), (cx - 15, cy + 9), (cx - 38, cy - 8), (cx - 10, cy - 8)]
+    star = [
+        (cx, cy - 35),
+        (cx + 10, cy - 8),
+        (cx + 38, cy - 8),
+        (cx + 15, cy + 9),
+        (cx + 24, cy + 36),
+        (cx, cy + 19),
+        (cx - 24, cy + 36),
+        (cx - 15, cy + 9),
+        (cx - 38, cy - 8),
+        (cx - 10, cy - 8),
+    ]
     d.polygon(star, fill=red)
     font = ImageFont.truetype(font_path(), 24)
     import math
+
     text = name[:14]
     for i, ch in enumerate(text):
         ang = math.radians(-150 + i * (120 / max(len(text) - 1, 1)))
@@ -280,6 +313,7 @@ def degrade(img: Image.Image, style: ScanStyle, rng: random.Random) -> Image.Ima
         img = img.filter(ImageFilter.GaussianBlur(style.blur))
     if style.noise:
         import numpy as np
+
         arr = np.asarray(img).astype("int16")
         noise = np.random.default_rng(rng.randint(0, 2**31)).normal(0, style.noise, arr.shape)
         img = Image.fromarray(np.clip(arr + noise, 0, 255).astype("uint8"))
@@ -294,6 +328,7 @@ def degrade(img: Image.Image, style: ScanStyle, rng: random.Random) -> Image.Ima
 
 
 # --------------------------------------------------------------------------- rendering: DOCX
+
 
 def render_form_docx(truth: dict[str, str], path: Path) -> None:
     from docx import Document
@@ -330,15 +365,27 @@ def render_form_docx(truth: dict[str, str], path: Path) -> None:
 
 # --------------------------------------------------------------------------- CSR
 
-def make_csr(subject_o: str, subject_cn: str, out: Path, key_out: Path | None = None,
-             distid: str | None = "1234567812345678") -> None:
+
+def make_csr(
+    subject_o: str, subject_cn: str, out: Path, key_out: Path | None = None, distid: str | None = "1234567812345678"
+) -> None:
     """SM2 key + PKCS#10 request made by ``openssl req`` (the applicant's side of the real process)."""
     with tempfile.TemporaryDirectory() as tmp:
         key = Path(tmp) / "key.pem"
-        subprocess.run(["openssl", "genpkey", "-algorithm", "SM2", "-out", str(key)], check=True,
-                       capture_output=True)
-        cmd = ["openssl", "req", "-new", "-key", str(key), "-sm3", "-utf8", "-out", str(out),
-               "-subj", f"/C=CN/O={subject_o}/CN={subject_cn}"]
+        subprocess.run(["openssl", "genpkey", "-algorithm", "SM2", "-out", str(key)], check=True, capture_output=True)
+        cmd = [
+            "openssl",
+            "req",
+            "-new",
+            "-key",
+            str(key),
+            "-sm3",
+            "-utf8",
+            "-out",
+            str(out),
+            "-subj",
+            f"/C=CN/O={subject_o}/CN={subject_cn}",
+        ]
         if distid:
             cmd += ["-sigopt", f"distid:{distid}"]
         subprocess.run(cmd, check=True, capture_output=True)
@@ -348,8 +395,17 @@ def make_csr(subject_o: str, subject_cn: str, out: Path, key_out: Path | None = 
 
 # --------------------------------------------------------------------------- cases
 
-def write_case(out: Path, truth_dir: Path, name: str, truth: dict[str, str], kind: str,
-               style: ScanStyle | None, rng: random.Random, csr: bool = True) -> Path:
+
+def write_case(
+    out: Path,
+    truth_dir: Path,
+    name: str,
+    truth: dict[str, str],
+    kind: str,
+    style: ScanStyle | None,
+    rng: random.Random,
+    csr: bool = True,
+) -> Path:
     case = out / name
     case.mkdir(parents=True, exist_ok=True)
     if kind == "docx":
@@ -360,22 +416,37 @@ def write_case(out: Path, truth_dir: Path, name: str, truth: dict[str, str], kin
     if csr:
         make_csr(truth["applicant_name"], truth["common_name"], case / "request.csr")
     truth_dir.mkdir(parents=True, exist_ok=True)
-    (truth_dir / f"{name}.json").write_text(json.dumps({"kind": kind, "fields": truth}, ensure_ascii=False,
-                                                       indent=1), encoding="utf-8")
+    (truth_dir / f"{name}.json").write_text(
+        json.dumps({"kind": kind, "fields": truth}, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     return case
 
 
 def committed_set(out: Path, truth_dir: Path) -> None:
     rng = random.Random(20261121)
     clean = random_truth(rng)
-    write_case(out, truth_dir, "xiamen-new-scan", clean, "jpg",
-               ScanStyle(rotation=0.6, blur=0.6, noise=6, jpeg_quality=80), rng)
+    write_case(
+        out,
+        truth_dir,
+        "xiamen-new-scan",
+        clean,
+        "jpg",
+        ScanStyle(rotation=0.6, blur=0.6, noise=6, jpeg_quality=80),
+        rng,
+    )
     docx_truth = random_truth(rng)
     write_case(out, truth_dir, "xiamen-new-docx", docx_truth, "docx", None, rng)
     bad = random_truth(rng)
     bad["org_code"] = corrupt_uscc_check(bad["org_code"])
-    write_case(out, truth_dir, "xiamen-new-bad-uscc", bad, "jpg",
-               ScanStyle(rotation=-0.4, blur=0.5, noise=5, jpeg_quality=82, tick="fill"), rng)
+    write_case(
+        out,
+        truth_dir,
+        "xiamen-new-bad-uscc",
+        bad,
+        "jpg",
+        ScanStyle(rotation=-0.4, blur=0.5, noise=5, jpeg_quality=82, tick="fill"),
+        rng,
+    )
 
 
 def random_set(out: Path, truth_dir: Path, seed: int, count: int) -> list[dict[str, Any]]:
@@ -384,9 +455,15 @@ def random_set(out: Path, truth_dir: Path, seed: int, count: int) -> list[dict[s
     for i in range(count):
         truth = random_truth(rng)
         kind = rng.choice(["jpg", "jpg", "jpg", "docx"])
-        style = ScanStyle(dpi=rng.choice([150, 200, 300]), rotation=rng.uniform(-3, 3), blur=rng.uniform(0, 1.0),
-                          noise=rng.uniform(0, 10), jpeg_quality=rng.randint(50, 90), grey=rng.random() < 0.3,
-                          tick=rng.choice(["check", "fill", "cross"]))
+        style = ScanStyle(
+            dpi=rng.choice([150, 200, 300]),
+            rotation=rng.uniform(-3, 3),
+            blur=rng.uniform(0, 1.0),
+            noise=rng.uniform(0, 10),
+            jpeg_quality=rng.randint(50, 90),
+            grey=rng.random() < 0.3,
+            tick=rng.choice(["check", "fill", "cross"]),
+        )
         name = f"case-{seed}-{i:04d}"
         write_case(out, truth_dir, name, truth, kind, style, rng)
         made.append({"name": name, "kind": kind, "truth": truth})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -37,6 +38,7 @@ from pipeline.models import (
 )
 
 log = logging.getLogger(__name__)
+EngineFactory = Callable[[], OcrEngine]
 
 
 @dataclass
@@ -61,8 +63,13 @@ def _ocr_pages(engine: OcrEngine, pages: list[tuple[int, Image.Image]], doc: Rea
         doc.items.extend(TextItem(b.text, b.bbox, b.score, number) for b in result.boxes)
 
 
-def read_document(name: str, sha: str, data: bytes, engine_factory: callable,  # type: ignore[valid-type]
-                  findings: list[Finding]) -> ReadDocument:
+def read_document(
+    name: str,
+    sha: str,
+    data: bytes,
+    engine_factory: EngineFactory,
+    findings: list[Finding],
+) -> ReadDocument:
     """Read one file; problems become findings, never exceptions."""
     container = sniff(data, name)
     doc = ReadDocument(name, sha, container, DocKind.OTHER, TextSource.NONE, 0)
@@ -72,9 +79,14 @@ def read_document(name: str, sha: str, data: bytes, engine_factory: callable,  #
     if container == "der":
         doc.kind, doc.text_source, doc.pages = classify_der(data), TextSource.DER, 1
         if doc.kind == DocKind.OTHER:
-            findings.append(error("DER_UNREADABLE", None,
-                                  f"文件“{name}”看似证书或证书请求，但无法解析：{der.parse_csr(data).error}",
-                                  Evidence(name)))
+            findings.append(
+                error(
+                    "DER_UNREADABLE",
+                    None,
+                    f"文件“{name}”看似证书或证书请求，但无法解析：{der.parse_csr(data).error}",
+                    Evidence(name),
+                )
+            )
         return doc
     try:
         if container == "image":
@@ -94,8 +106,14 @@ def read_document(name: str, sha: str, data: bytes, engine_factory: callable,  #
             layer = xlsx_items(data)
             doc.items, doc.pages, doc.text_source = layer.items, layer.pages, TextSource.XLSX
         else:
-            findings.append(warning("FILE_TYPE_UNSUPPORTED", None,
-                                    f"文件“{name}”的格式无法识别（{container}），请人工查看", Evidence(name)))
+            findings.append(
+                warning(
+                    "FILE_TYPE_UNSUPPORTED",
+                    None,
+                    f"文件“{name}”的格式无法识别（{container}），请人工查看",
+                    Evidence(name),
+                )
+            )
             return doc
     except images.ImageRejected as exc:
         findings.append(error(exc.code, None, f"图像文件“{name}”无法处理：{exc.reason}", Evidence(name)))
@@ -114,8 +132,12 @@ def detect_office(docs: list[ReadDocument], profiles: dict[str, OfficeProfile], 
     return profiles[default]
 
 
-def extract_case(files: list[tuple[str, str, bytes]], profiles: dict[str, OfficeProfile], default_office: str,
-                 engine_factory: callable) -> tuple[OfficeProfile, Extraction, list[ReadDocument]]:  # type: ignore[valid-type]
+def extract_case(
+    files: list[tuple[str, str, bytes]],
+    profiles: dict[str, OfficeProfile],
+    default_office: str,
+    engine_factory: EngineFactory,
+) -> tuple[OfficeProfile, Extraction, list[ReadDocument]]:
     """files: (name, sha256, bytes).  Returns the office profile, the extraction and the read documents."""
     start = time.perf_counter()
     findings: list[Finding] = []
@@ -126,8 +148,9 @@ def extract_case(files: list[tuple[str, str, bytes]], profiles: dict[str, Office
     for doc in docs:
         if doc.kind != DocKind.OTHER or not doc.items:
             continue
-        fx = extract_form(doc.items, profile, doc.name, with_bbox=doc.text_source in (TextSource.OCR,
-                                                                                        TextSource.PDF_TEXT))
+        fx = extract_form(
+            doc.items, profile, doc.name, with_bbox=doc.text_source in (TextSource.OCR, TextSource.PDF_TEXT)
+        )
         kind = classify_text("".join(it.text for it in doc.items), profile.form_keywords, fx.labels_found)
         if kind == DocKind.OTHER:
             kind = name_hint(doc.name) or DocKind.OTHER
@@ -135,8 +158,9 @@ def extract_case(files: list[tuple[str, str, bytes]], profiles: dict[str, Office
         if kind == DocKind.APPLICATION_FORM:
             form_docs.append((doc, fx))
     if len(form_docs) > 1:
-        findings.append(warning("MULTIPLE_FORMS", None,
-                                f"案件中有 {len(form_docs)} 份申请表，仅读取第一份：{form_docs[0][0].name}"))
+        findings.append(
+            warning("MULTIPLE_FORMS", None, f"案件中有 {len(form_docs)} 份申请表，仅读取第一份：{form_docs[0][0].name}")
+        )
     if form_docs:
         doc, fx = form_docs[0]
         fields.update(fx.fields)
@@ -144,11 +168,20 @@ def extract_case(files: list[tuple[str, str, bytes]], profiles: dict[str, Office
         if cat is not None:
             fields["category"] = cat
         elif fx.category_texts:
-            findings.append(warning("CATEGORY_UNREADABLE", "category", "无法识别申请类别的勾选情况，请人工确认",
-                                    Evidence(doc.name, 1, fx.category_box)))
+            findings.append(
+                warning(
+                    "CATEGORY_UNREADABLE",
+                    "category",
+                    "无法识别申请类别的勾选情况，请人工确认",
+                    Evidence(doc.name, 1, fx.category_box),
+                )
+            )
     fields.update(_der_fields(files, docs))
-    timings = {"extract_s": time.perf_counter() - start, "ocr_s": sum(d.ocr_seconds for d in docs),
-               "ocr_pages": float(sum(len(d.page_images) for d in docs))}
+    timings = {
+        "extract_s": time.perf_counter() - start,
+        "ocr_s": sum(d.ocr_seconds for d in docs),
+        "ocr_pages": float(sum(len(d.page_images) for d in docs)),
+    }
     documents = [Document(d.name, d.sha256, d.kind, d.pages, d.text_source) for d in docs]
     if not any(d.kind == DocKind.APPLICATION_FORM for d in docs):
         findings.append(info("NO_APPLICATION_FORM_READ", None, "未在材料中识别到申请表"))

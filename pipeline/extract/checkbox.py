@@ -45,11 +45,13 @@ def find_boxes(img: Image.Image, region: BBox, text_height: float) -> list[TickB
         approx = cv2.approxPolyDP(c, 0.06 * peri, True)
         if len(approx) != 4:
             continue
-        inner = binary[y + int(h * 0.18): y + h - int(h * 0.18), x + int(w * 0.18): x + w - int(w * 0.18)]
+        inner = binary[y + int(h * 0.18) : y + h - int(h * 0.18), x + int(w * 0.18) : x + w - int(w * 0.18)]
         ink = float((inner > 0).mean()) if inner.size else 0.0
         bb = (float(x0 + x), float(y0 + y), float(x0 + x + w), float(y0 + y + h))
-        dup = next((i for i, b in enumerate(boxes)
-                    if abs(bb[0] - b.bbox[0]) < w * 0.5 and abs(bb[1] - b.bbox[1]) < h * 0.5), None)
+        dup = next(
+            (i for i, b in enumerate(boxes) if abs(bb[0] - b.bbox[0]) < w * 0.5 and abs(bb[1] - b.bbox[1]) < h * 0.5),
+            None,
+        )
         if dup is None:
             boxes.append(TickBox(bb, ink))
         elif w > boxes[dup].bbox[2] - boxes[dup].bbox[0]:  # outer and inner contour of one square
@@ -70,8 +72,9 @@ def option_positions(items: list[TextItem], options: tuple[str, ...]) -> dict[st
     return pos
 
 
-def ticked_options(img: Image.Image, region: BBox, items: list[TextItem],
-                   options: tuple[str, ...]) -> tuple[list[str], list[TickBox], float] | None:
+def ticked_options(
+    img: Image.Image, region: BBox, items: list[TextItem], options: tuple[str, ...]
+) -> tuple[list[str], list[TickBox], float] | None:
     """(ticked options, boxes, confidence) or None when the boxes cannot be paired with the options."""
     if not items:
         return None

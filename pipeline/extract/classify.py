@@ -35,7 +35,11 @@ def sniff(data: bytes, name: str) -> str:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image"
     if data[:2] == b"PK":
-        return office_kind(data) or "zip"
+        kind = office_kind(data)
+        if kind:
+            return kind
+        lower = name.lower()  # a broken OOXML zip: let its reader report what is wrong
+        return "docx" if lower.endswith(".docx") else "xlsx" if lower.endswith(".xlsx") else "zip"
     if der.looks_like_der_sequence(data):
         return "der"
     lower = name.lower()
@@ -63,8 +67,13 @@ def classify_text(text: str, form_keywords: tuple[str, ...], label_hits: int) ->
 
 
 def name_hint(name: str) -> DocKind | None:
-    hints = [("申请表", DocKind.APPLICATION_FORM), ("营业执照", DocKind.BUSINESS_LICENSE),
-             ("身份证", DocKind.ID_CARD), ("认证证书", DocKind.PRODUCT_CERT), ("发票", DocKind.INVOICE)]
+    hints = [
+        ("申请表", DocKind.APPLICATION_FORM),
+        ("营业执照", DocKind.BUSINESS_LICENSE),
+        ("身份证", DocKind.ID_CARD),
+        ("认证证书", DocKind.PRODUCT_CERT),
+        ("发票", DocKind.INVOICE),
+    ]
     for word, kind in hints:
         if word in name:
             return kind

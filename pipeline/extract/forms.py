@@ -66,19 +66,33 @@ class OfficeProfile:
 def load_profile(path: Path) -> OfficeProfile:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     fields = tuple(
-        FieldSpec(key=k, labels=tuple(v["labels"]), shape=v.get("shape", "text"), row_of=v.get("row_of"),
-                  below=v.get("below"), optional=bool(v.get("optional", False)))
-        for k, v in data["fields"].items())
+        FieldSpec(
+            key=k,
+            labels=tuple(v["labels"]),
+            shape=v.get("shape", "text"),
+            row_of=v.get("row_of"),
+            below=v.get("below"),
+            optional=bool(v.get("optional", False)),
+        )
+        for k, v in data["fields"].items()
+    )
     cat = data.get("category_field", {})
     return OfficeProfile(
-        office=data["office"], name=data["name"], form_title=data.get("form_title", ""),
-        form_keywords=tuple(data.get("form_keywords", [])), categories=tuple(data["categories"]),
-        category_aliases=dict(data.get("category_aliases") or {}), fields=fields,
-        stop_labels=tuple(data.get("stop_labels", [])), category_label=cat.get("label", "申请类别"),
+        office=data["office"],
+        name=data["name"],
+        form_title=data.get("form_title", ""),
+        form_keywords=tuple(data.get("form_keywords", [])),
+        categories=tuple(data["categories"]),
+        category_aliases=dict(data.get("category_aliases") or {}),
+        fields=fields,
+        stop_labels=tuple(data.get("stop_labels", [])),
+        category_label=cat.get("label", "申请类别"),
         category_options=tuple(cat.get("options", data["categories"])),
         required_fields={k: tuple(v) for k, v in (data.get("required_fields") or {}).items()},
         materials={k: dict(v) for k, v in (data.get("materials") or {}).items()},
-        confidence_threshold=float(data.get("confidence_threshold", 0.9)), raw=data)
+        confidence_threshold=float(data.get("confidence_threshold", 0.9)),
+        raw=data,
+    )
 
 
 def load_profiles(forms_dir: Path) -> dict[str, OfficeProfile]:
@@ -90,6 +104,7 @@ def norm_label(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- geometry helpers
+
 
 def _cy(b: BBox) -> float:
     return (b[1] + b[3]) / 2
@@ -110,6 +125,7 @@ def union(boxes: list[BBox]) -> BBox:
 
 
 # --------------------------------------------------------------------------- label matching
+
 
 @dataclass(frozen=True)
 class LabelHit:
@@ -151,13 +167,14 @@ def _raw_index_after(raw: str, label_norm: str) -> int:
 
 
 def _all_label_aliases(profile: OfficeProfile) -> tuple[str, ...]:
-    out: list[str] = list(profile.stop_labels) + [profile.category_label]
+    out: list[str] = [*list(profile.stop_labels), profile.category_label]
     for f in profile.fields:
         out.extend(f.labels)
     return tuple(out)
 
 
 # --------------------------------------------------------------------------- value shapes
+
 
 def clean_value(shape: str, text: str) -> str:
     t = unicodedata.normalize("NFKC", text).strip()
@@ -197,6 +214,7 @@ def shape_ok(shape: str, value: str) -> bool:
 
 # --------------------------------------------------------------------------- extraction
 
+
 @dataclass
 class FormExtraction:
     fields: dict[str, Field]
@@ -205,14 +223,15 @@ class FormExtraction:
     category_texts: list[TextItem]
 
 
-def extract_form(items: list[TextItem], profile: OfficeProfile, document: str,
-                 with_bbox: bool = True) -> FormExtraction:
+def extract_form(
+    items: list[TextItem], profile: OfficeProfile, document: str, with_bbox: bool = True
+) -> FormExtraction:
     all_aliases = _all_label_aliases(profile)
     label_items = [it for it in items if _match_label(it, all_aliases) is not None]
     label_ids = {id(it) for it in label_items}
 
     hits: dict[str, LabelHit] = {}
-    ordered = sorted(profile.fields, key=lambda f: (f.row_of is not None or f.below is not None))
+    ordered = sorted(profile.fields, key=lambda f: f.row_of is not None or f.below is not None)
     for spec in ordered:
         candidates = [h for h in (_match_label(it, spec.labels) for it in items) if h is not None]
         anchor_key = spec.row_of or spec.below
@@ -221,10 +240,15 @@ def extract_form(items: list[TextItem], profile: OfficeProfile, document: str,
             if anchor is None:
                 continue
             if spec.row_of:
-                candidates = [h for h in candidates if same_row(anchor.label_box, h.label_box)
-                              and h.label_box[0] > anchor.label_box[0]]
+                candidates = [
+                    h
+                    for h in candidates
+                    if same_row(anchor.label_box, h.label_box) and h.label_box[0] > anchor.label_box[0]
+                ]
             else:
-                candidates = [h for h in candidates if _cy(h.label_box) > _cy(anchor.label_box) + _h(anchor.label_box) * 0.5]
+                candidates = [
+                    h for h in candidates if _cy(h.label_box) > _cy(anchor.label_box) + _h(anchor.label_box) * 0.5
+                ]
                 candidates.sort(key=lambda h: _cy(h.label_box))
                 candidates = candidates[:1]
         else:
@@ -258,29 +282,41 @@ def extract_form(items: list[TextItem], profile: OfficeProfile, document: str,
         row = [it for it in items if same_row(cat_hit.label_box, it.bbox) and it.bbox[0] >= cat_hit.label_box[2] - 2]
         cat_items = sorted(row, key=lambda it: it.bbox[0])
         if cat_hit.rest:
-            cat_items.insert(0, TextItem(cat_hit.rest, cat_hit.rest_box or cat_hit.item.bbox, cat_hit.item.score,
-                                         cat_hit.item.page))
+            cat_items.insert(
+                0, TextItem(cat_hit.rest, cat_hit.rest_box or cat_hit.item.bbox, cat_hit.item.score, cat_hit.item.page)
+            )
         serial = re.search(r"序号[:：]?\s*([0-9A-Fa-f]{6,40})", "".join(it.text for it in cat_items))
         if serial and "old_cert_serial" not in fields:
-            fields["old_cert_serial"] = Field(serial.group(1).upper(), min(it.score for it in cat_items),
-                                              Evidence(document, cat_hit.item.page, None))
+            fields["old_cert_serial"] = Field(
+                serial.group(1).upper(), min(it.score for it in cat_items), Evidence(document, cat_hit.item.page, None)
+            )
         if cat_items:
-            x0, y0, x1, y1 = union([it.bbox for it in cat_items])
+            _x0, y0, x1, y1 = union([it.bbox for it in cat_items])
             lb = cat_hit.label_box
             cat_box = (lb[2], min(y0, lb[1]), x1, max(y1, lb[3]))
     return FormExtraction(fields, len(hits), cat_box, cat_items)
 
 
-def _value_items(hit: LabelHit, items: list[TextItem], label_items: list[TextItem],
-                 label_ids: set[int]) -> list[TextItem]:
+def _value_items(
+    hit: LabelHit, items: list[TextItem], label_items: list[TextItem], label_ids: set[int]
+) -> list[TextItem]:
     lb = hit.label_box
     right_edge = hit.rest_box[2] if hit.rest_box else lb[2]
-    stops = [li.bbox[0] for li in label_items
-             if li is not hit.item and li.page == hit.item.page and same_row(lb, li.bbox) and li.bbox[0] >= right_edge - 2]
+    stops = [
+        li.bbox[0]
+        for li in label_items
+        if li is not hit.item and li.page == hit.item.page and same_row(lb, li.bbox) and li.bbox[0] >= right_edge - 2
+    ]
     cut = min(stops) if stops else float("inf")
-    out = [it for it in items
-           if id(it) not in label_ids and it.page == hit.item.page and same_row(lb, it.bbox)
-           and it.bbox[0] >= right_edge - 4 and it.bbox[0] < cut]
+    out = [
+        it
+        for it in items
+        if id(it) not in label_ids
+        and it.page == hit.item.page
+        and same_row(lb, it.bbox)
+        and it.bbox[0] >= right_edge - 4
+        and it.bbox[0] < cut
+    ]
     return sorted(out, key=lambda it: it.bbox[0])
 
 

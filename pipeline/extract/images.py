@@ -7,6 +7,7 @@ skew correction from the table's horizontal lines, and 90°/180° page rotation 
 from __future__ import annotations
 
 import io
+import logging
 import math
 import warnings
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ MAX_PAGES = 50
 OCR_LONG_SIDE = 2400  # images are scaled down to this before OCR (≈ A4 at 200 dpi)
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+log = logging.getLogger(__name__)
 
 
 class ImageRejected(ValueError):
@@ -58,8 +60,8 @@ def load_pages(data: bytes) -> list[Image.Image]:
                 frame = img.copy()
                 try:
                     frame = ImageOps.exif_transpose(frame) or frame
-                except Exception:  # broken EXIF orientation: keep the frame as stored
-                    pass
+                except Exception as exc:  # broken EXIF orientation: keep the frame as stored
+                    log.info("ignoring unusable EXIF orientation: %s", exc)
                 pages.append(frame.convert("RGB"))
             return pages
     except ImageRejected:
@@ -84,8 +86,7 @@ def estimate_skew(img: Image.Image) -> float:
     binary = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(40, img.width // 20), 1))
     horiz = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
-    lines = cv2.HoughLinesP(horiz, 1, math.pi / 1800, threshold=200, minLineLength=img.width // 4,
-                            maxLineGap=20)
+    lines = cv2.HoughLinesP(horiz, 1, math.pi / 1800, threshold=200, minLineLength=img.width // 4, maxLineGap=20)
     if lines is None:
         return 0.0
     angles = []

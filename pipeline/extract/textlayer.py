@@ -44,6 +44,7 @@ def _grid_item(text: str, row: int, col: int, span: int = 1) -> TextItem:
 def docx_items(data: bytes) -> TextLayer:
     try:
         from docx import Document
+
         doc = Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises KeyError/ValueError/BadZipFile/… on junk
         raise TextLayerError("DOCX_CORRUPT", f"cannot open DOCX: {type(exc).__name__}: {exc}") from exc
@@ -75,6 +76,7 @@ def docx_items(data: bytes) -> TextLayer:
 def xlsx_items(data: bytes) -> TextLayer:
     try:
         from openpyxl import load_workbook
+
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:
         raise TextLayerError("XLSX_CORRUPT", f"cannot open XLSX: {type(exc).__name__}: {exc}") from exc
@@ -116,8 +118,10 @@ def pdf_items(data: bytes) -> TextLayer:
                 log.warning("pdf page %d: text extraction failed: %s", i, exc)
                 words = []
             if sum(len(w["text"]) for w in words) >= 10:
-                items.extend(TextItem(w["text"], (float(w["x0"]), float(w["top"]), float(w["x1"]),
-                                                  float(w["bottom"])), 1.0, i) for w in words)
+                items.extend(
+                    TextItem(w["text"], (float(w["x0"]), float(w["top"]), float(w["x1"]), float(w["bottom"])), 1.0, i)
+                    for w in words
+                )
             else:
                 images.append(_render_page(data, i - 1))
                 image_pages.append(i)

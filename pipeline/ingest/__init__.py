@@ -41,23 +41,29 @@ def _read_folder(folder: Path) -> Submission:
     files: list[tuple[str, bytes]] = []
     findings: list[Finding] = []
     taken: set[str] = set()
-    entries = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()
-                     and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    entries = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not p.is_symlink() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     for p in entries[:MAX_FILES_PER_CASE]:
         name = unique_name(safe_name(p.name), taken)
         taken.add(name)
         try:
             size = p.stat().st_size
             if size > MAX_FILE_BYTES:
-                findings.append(warning("FILE_TOO_LARGE", None, f"文件“{name}”超过 {MAX_FILE_BYTES // 2**20} MB，未读取"))
+                findings.append(
+                    warning("FILE_TOO_LARGE", None, f"文件“{name}”超过 {MAX_FILE_BYTES // 2**20} MB，未读取")
+                )
                 continue
             files.append((name, p.read_bytes()))
         except OSError as exc:
             log.warning("cannot read %s: %s", p, exc)
             findings.append(warning("FILE_UNREADABLE", None, f"文件“{name}”无法读取：{exc.strerror or exc}"))
     if len(entries) > MAX_FILES_PER_CASE:
-        findings.append(warning("TOO_MANY_FILES", None,
-                                f"案件文件数 {len(entries)} 超过上限 {MAX_FILES_PER_CASE}，多余文件未读取"))
+        findings.append(
+            warning("TOO_MANY_FILES", None, f"案件文件数 {len(entries)} 超过上限 {MAX_FILES_PER_CASE}，多余文件未读取")
+        )
     return Submission("folder", folder, files, findings)
 
 
@@ -92,14 +98,25 @@ def ingest(store: Store, sub: Submission, office: str, actor: str = "system") ->
     if not sub.files:
         findings.append(warning("SUBMISSION_EMPTY", None, "提交的材料中没有可读取的文件"))
     previous = store.find_by_fingerprint(fingerprint(sub.files)) if sub.files else None
-    case = store.create_case(office=office, source_kind=sub.kind, source_path=str(sub.path), files=sub.files,
-                             subject=sub.subject, subject_company=sub.subject_company, actor=actor)
+    case = store.create_case(
+        office=office,
+        source_kind=sub.kind,
+        source_path=str(sub.path),
+        files=sub.files,
+        subject=sub.subject,
+        subject_company=sub.subject_company,
+        actor=actor,
+    )
     if previous is not None:
-        findings.append(warning("DUPLICATE_SUBMISSION", None,
-                                f"与已受理案件 {previous.id} 的材料完全相同，按重复提交处理，不再重复办理"))
+        findings.append(
+            warning(
+                "DUPLICATE_SUBMISSION", None, f"与已受理案件 {previous.id} 的材料完全相同，按重复提交处理，不再重复办理"
+            )
+        )
         store.replace_findings(case.id, "ingest", findings)
-        store.transition(case.id, "duplicate", actor=actor, detail=f"duplicate of {previous.id}",
-                         duplicate_of=previous.id)
+        store.transition(
+            case.id, "duplicate", actor=actor, detail=f"duplicate of {previous.id}", duplicate_of=previous.id
+        )
         return IngestOutcome(case.id, previous.id, findings)
     store.replace_findings(case.id, "ingest", findings)
     return IngestOutcome(case.id, None, findings)

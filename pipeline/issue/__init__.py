@@ -52,6 +52,11 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _usage(profile: dict[str, object], key: str, default: tuple[str, ...]) -> frozenset[str]:
+    value = profile.get(key, default)
+    return frozenset(str(v) for v in value) if isinstance(value, list | tuple) else frozenset(default)
+
+
 def ten_years_from(start: datetime, years: int) -> datetime:
     try:
         return start.replace(year=start.year + years)
@@ -89,50 +94,79 @@ class LocalIssuer:
         subject = self._subject(req)
         crl_url = str(req.profile.get("crl_url") or "") or None
 
-        sign_res = self.store.reserve_certificate(req.case_id, "sign", self._unique_serial(), req.org_code,
-                                                  csr.fingerprint)
+        sign_res = self.store.reserve_certificate(
+            req.case_id, "sign", self._unique_serial(), req.org_code, csr.fingerprint
+        )
         env_res = self.store.reserve_certificate(req.case_id, "env", self._unique_serial(), req.org_code, None)
         sign_path, env_path = out_dir / "sign.cer", out_dir / "env.cer"
         env_key_path, chain_path = out_dir / "envprivatekey", out_dir / "ca-chain.pem"
         if sign_res.state == "issued" and env_res.state == "issued" and sign_path.exists() and env_path.exists():
             return self._outputs(req.case_id, sign_res.serial)  # idempotent re-run
 
-        sign_cert = build_certificate(CertSpec(
-            subject=subject, public_key=sign_pub, not_before=now, not_after=not_after, serial=int(sign_res.serial, 16),
-            key_usage=frozenset(req.profile.get("sign_key_usage", SIGN_KU)),  # type: ignore[arg-type]
-            crl_url=crl_url), self.ca.issuer_name, self.ca.issuing_key, self.ca.issuing_key_id)
+        sign_cert = build_certificate(
+            CertSpec(
+                subject=subject,
+                public_key=sign_pub,
+                not_before=now,
+                not_after=not_after,
+                serial=int(sign_res.serial, 16),
+                key_usage=_usage(req.profile, "sign_key_usage", SIGN_KU),
+                crl_url=crl_url,
+            ),
+            self.ca.issuer_name,
+            self.ca.issuing_key,
+            self.ca.issuing_key_id,
+        )
         enc_key = sm2.generate_private_key()
-        env_cert = build_certificate(CertSpec(
-            subject=subject, public_key=enc_key.public_key, not_before=now, not_after=not_after,
-            serial=int(env_res.serial, 16),
-            key_usage=frozenset(req.profile.get("env_key_usage", ENV_KU)),  # type: ignore[arg-type]
-            crl_url=crl_url), self.ca.issuer_name, self.ca.issuing_key, self.ca.issuing_key_id)
+        env_cert = build_certificate(
+            CertSpec(
+                subject=subject,
+                public_key=enc_key.public_key,
+                not_before=now,
+                not_after=not_after,
+                serial=int(env_res.serial, 16),
+                key_usage=_usage(req.profile, "env_key_usage", ENV_KU),
+                crl_url=crl_url,
+            ),
+            self.ca.issuer_name,
+            self.ca.issuing_key,
+            self.ca.issuing_key_id,
+        )
         sealed = envelope.seal(enc_key, sign_pub)  # the clear encryption key never touches the disk
         del enc_key
 
-        for path, data, name in ((sign_path, sign_cert.dump(), "sign_cert"), (env_path, env_cert.dump(), "env_cert"),
-                                 (env_key_path, sealed, "envelope"),
-                                 (chain_path, self.ca.chain_path.read_bytes(), "chain")):
+        for path, data, name in (
+            (sign_path, sign_cert.dump(), "sign_cert"),
+            (env_path, env_cert.dump(), "env_cert"),
+            (env_key_path, sealed, "envelope"),
+            (chain_path, self.ca.chain_path.read_bytes(), "chain"),
+        ):
             atomic_write(path, data)
             self.store.record_output(req.case_id, name, path, self.store.blobs.put(data))
         subject_text = subject.human_friendly
         for res, cert in ((sign_res, sign_cert), (env_res, env_cert)):
-            self.store.mark_certificate_issued(res.serial, subject=subject_text, not_before=now, not_after=not_after,
-                                               der_sha256=self.store.blobs.put(cert.dump()))
+            self.store.mark_certificate_issued(
+                res.serial,
+                subject=subject_text,
+                not_before=now,
+                not_after=not_after,
+                der_sha256=self.store.blobs.put(cert.dump()),
+            )
         return self._outputs(req.case_id, sign_res.serial)
 
     def _outputs(self, case_id: str, serial: str) -> IssuedOutputs:
         outs = self.store.outputs(case_id)
         certs = {c.kind: c for c in self.store.certificates(case_id)}
         sign = certs["sign"]
-        return IssuedOutputs(serial=serial, sign_cert=outs["sign_cert"], chain=outs["chain"],
-                             not_before=sign.not_before.isoformat() if sign.not_before else "",
-                             not_after=sign.not_after.isoformat() if sign.not_after else "",
-                             extra={k: v for k, v in outs.items() if k not in ("sign_cert", "chain")})
+        return IssuedOutputs(
+            serial=serial,
+            sign_cert=outs["sign_cert"],
+            chain=outs["chain"],
+            not_before=sign.not_before.isoformat() if sign.not_before else "",
+            not_after=sign.not_after.isoformat() if sign.not_after else "",
+            extra={k: v for k, v in outs.items() if k not in ("sign_cert", "chain")},
+        )
 
 
 def certificate_pem(der: bytes) -> bytes:
     return bytes(pem.armor("CERTIFICATE", der))
-
-
-

@@ -20,7 +20,7 @@ from pipeline.errors import CaError, CaExists, CaMissing
 from pipeline.issue import keystore, sm2
 from pipeline.issue.x509build import CertSpec, build_certificate, build_name, key_identifier, new_serial
 
-PASSWORD_ENV = "CERT_INTAKE_CA_PASSWORD"
+PASSWORD_ENV = "CERT_INTAKE_CA_PASSWORD"  # noqa: S105 - the variable name, not a password
 ROOT_YEARS = 30
 ISSUING_YEARS = 20
 
@@ -69,7 +69,8 @@ class LocalCA:
     @property
     def issuing_public_key(self) -> sm2.PublicKey:
         return sm2.PublicKey.from_bytes(
-            bytes(self.issuing_cert["tbs_certificate"]["subject_public_key_info"]["public_key"].native))
+            bytes(self.issuing_cert["tbs_certificate"]["subject_public_key_info"]["public_key"].native)
+        )
 
     # ------------------------------------------------------------------ lifecycle
     @staticmethod
@@ -77,8 +78,13 @@ class LocalCA:
         return (directory / "issuing.key").exists() or (directory / "root.key").exists()
 
     @classmethod
-    def init(cls, directory: Path, organisation: str = "cert-intake 开发测试CA",
-             password: str | None = None, crl_url: str | None = None) -> LocalCA:
+    def init(
+        cls,
+        directory: Path,
+        organisation: str = "cert-intake 开发测试CA",
+        password: str | None = None,
+        crl_url: str | None = None,
+    ) -> LocalCA:
         if cls.exists(directory):
             raise CaExists(f"a CA already exists in {directory}; refusing to overwrite it")
         directory.mkdir(parents=True, exist_ok=True)
@@ -89,21 +95,44 @@ class LocalCA:
             keystore.write_secret_file(directory / "dev-password", password.encode())
         now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
         root_key = sm2.generate_private_key()
-        root_name = build_name({"country_name": "CN", "organization_name": organisation,
-                                "common_name": f"{organisation} SM2 Root"})
+        root_name = build_name(
+            {"country_name": "CN", "organization_name": organisation, "common_name": f"{organisation} SM2 Root"}
+        )
         root_kid = key_identifier(root_key.public_key)
-        root = build_certificate(CertSpec(
-            subject=root_name, public_key=root_key.public_key, not_before=now,
-            not_after=now + timedelta(days=365 * ROOT_YEARS), serial=new_serial(),
-            key_usage=frozenset({"key_cert_sign", "crl_sign"}), is_ca=True), root_name, root_key, root_kid)
+        root = build_certificate(
+            CertSpec(
+                subject=root_name,
+                public_key=root_key.public_key,
+                not_before=now,
+                not_after=now + timedelta(days=365 * ROOT_YEARS),
+                serial=new_serial(),
+                key_usage=frozenset({"key_cert_sign", "crl_sign"}),
+                is_ca=True,
+            ),
+            root_name,
+            root_key,
+            root_kid,
+        )
         issuing_key = sm2.generate_private_key()
-        issuing_name = build_name({"country_name": "CN", "organization_name": organisation,
-                                   "common_name": f"{organisation} SM2 Issuing CA"})
-        issuing = build_certificate(CertSpec(
-            subject=issuing_name, public_key=issuing_key.public_key, not_before=now,
-            not_after=now + timedelta(days=365 * ISSUING_YEARS), serial=new_serial(),
-            key_usage=frozenset({"key_cert_sign", "crl_sign", "digital_signature"}), is_ca=True, path_len=0,
-            crl_url=crl_url), root_name, root_key, root_kid)
+        issuing_name = build_name(
+            {"country_name": "CN", "organization_name": organisation, "common_name": f"{organisation} SM2 Issuing CA"}
+        )
+        issuing = build_certificate(
+            CertSpec(
+                subject=issuing_name,
+                public_key=issuing_key.public_key,
+                not_before=now,
+                not_after=now + timedelta(days=365 * ISSUING_YEARS),
+                serial=new_serial(),
+                key_usage=frozenset({"key_cert_sign", "crl_sign", "digital_signature"}),
+                is_ca=True,
+                path_len=0,
+                crl_url=crl_url,
+            ),
+            root_name,
+            root_key,
+            root_kid,
+        )
         keystore.write_secret_file(directory / "root.key", keystore.encrypt_private_key(root_key, password))
         keystore.write_secret_file(directory / "issuing.key", keystore.encrypt_private_key(issuing_key, password))
         (directory / "root.cer").write_bytes(root.dump())
@@ -126,7 +155,8 @@ class LocalCA:
         root = load_certificate((directory / "root.cer").read_bytes())
         issuing = load_certificate((directory / "issuing.cer").read_bytes())
         if key.public_key != sm2.PublicKey.from_bytes(
-                bytes(issuing["tbs_certificate"]["subject_public_key_info"]["public_key"].native)):
+            bytes(issuing["tbs_certificate"]["subject_public_key_info"]["public_key"].native)
+        ):
             raise CaError("the issuing CA key does not match issuing.cer")
         return cls(directory, root, issuing, key)
 

@@ -38,12 +38,14 @@ def seal(enc_key: sm2.PrivateKey, recipient: sm2.PublicKey) -> bytes:
     """DER of an SM2EnvelopedKey carrying ``enc_key`` for the holder of ``recipient``'s private key."""
     sym = secrets.token_bytes(16)
     wrapped = sm2.encrypt(recipient, sym)
-    env = SM2EnvelopedKey({
-        "sym_alg_id": AlgorithmIdentifier({"algorithm": sm2.OID_SM4_ECB, "parameters": core.Null()}),
-        "sym_encrypted_key": sm2.SM2Cipher.load(wrapped.to_der()),
-        "sm2_public_key": enc_key.public_key.uncompressed,
-        "sm2_encrypted_private_key": sm2.sm4_ecb_encrypt(sym, enc_key.to_bytes()),
-    })
+    env = SM2EnvelopedKey(
+        {
+            "sym_alg_id": AlgorithmIdentifier({"algorithm": sm2.OID_SM4_ECB, "parameters": core.Null()}),
+            "sym_encrypted_key": sm2.SM2Cipher.load(wrapped.to_der()),
+            "sm2_public_key": enc_key.public_key.uncompressed,
+            "sm2_encrypted_private_key": sm2.sm4_ecb_encrypt(sym, enc_key.to_bytes()),
+        }
+    )
     return bytes(env.dump())
 
 

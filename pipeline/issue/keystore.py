@@ -12,9 +12,8 @@ from pathlib import Path
 
 from asn1crypto import algos, keys, pem
 from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.ciphers import algorithms as c_alg
-from cryptography.hazmat.primitives.ciphers import modes
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
@@ -25,29 +24,39 @@ PBKDF2_ITERATIONS = 200_000
 
 
 def public_key_info(pub: sm2.PublicKey) -> keys.PublicKeyInfo:
-    return keys.PublicKeyInfo({
-        "algorithm": keys.PublicKeyAlgorithm({
-            "algorithm": sm2.OID_EC_PUBLIC_KEY,
-            "parameters": keys.ECDomainParameters(name="named", value=sm2.OID_SM2),
-        }),
-        "public_key": pub.uncompressed,
-    })
+    return keys.PublicKeyInfo(
+        {
+            "algorithm": keys.PublicKeyAlgorithm(
+                {
+                    "algorithm": sm2.OID_EC_PUBLIC_KEY,
+                    "parameters": keys.ECDomainParameters(name="named", value=sm2.OID_SM2),
+                }
+            ),
+            "public_key": pub.uncompressed,
+        }
+    )
 
 
 def private_key_info(key: sm2.PrivateKey) -> keys.PrivateKeyInfo:
-    ec = keys.ECPrivateKey({
-        "version": "ecPrivkeyVer1",
-        "private_key": key.d,
-        "public_key": key.public_key.uncompressed,
-    })
-    return keys.PrivateKeyInfo({
-        "version": 0,
-        "private_key_algorithm": keys.PrivateKeyAlgorithm({
-            "algorithm": sm2.OID_EC_PUBLIC_KEY,
-            "parameters": keys.ECDomainParameters(name="named", value=sm2.OID_SM2),
-        }),
-        "private_key": ec,
-    })
+    ec = keys.ECPrivateKey(
+        {
+            "version": "ecPrivkeyVer1",
+            "private_key": key.d,
+            "public_key": key.public_key.uncompressed,
+        }
+    )
+    return keys.PrivateKeyInfo(
+        {
+            "version": 0,
+            "private_key_algorithm": keys.PrivateKeyAlgorithm(
+                {
+                    "algorithm": sm2.OID_EC_PUBLIC_KEY,
+                    "parameters": keys.ECDomainParameters(name="named", value=sm2.OID_SM2),
+                }
+            ),
+            "private_key": ec,
+        }
+    )
 
 
 def _kdf(password: bytes, salt: bytes, iterations: int) -> bytes:
@@ -64,22 +73,35 @@ def encrypt_private_key(key: sm2.PrivateKey, password: str) -> bytes:
     padded = padder.update(plain) + padder.finalize()
     enc = Cipher(c_alg.AES(_kdf(password.encode(), salt, PBKDF2_ITERATIONS)), modes.CBC(iv)).encryptor()
     blob = enc.update(padded) + enc.finalize()
-    info = keys.EncryptedPrivateKeyInfo({
-        "encryption_algorithm": algos.EncryptionAlgorithm({
-            "algorithm": "pbes2",
-            "parameters": algos.Pbes2Params({
-                "key_derivation_func": algos.KdfAlgorithm({
-                    "algorithm": "pbkdf2",
-                    "parameters": algos.Pbkdf2Params({
-                        "salt": algos.Pbkdf2Salt(name="specified", value=salt), "iteration_count": PBKDF2_ITERATIONS,
-                        "prf": algos.HmacAlgorithm({"algorithm": "sha256"}),
-                    }),
-                }),
-                "encryption_scheme": algos.EncryptionAlgorithm({"algorithm": "aes256_cbc", "parameters": iv}),
-            }),
-        }),
-        "encrypted_data": blob,
-    })
+    info = keys.EncryptedPrivateKeyInfo(
+        {
+            "encryption_algorithm": algos.EncryptionAlgorithm(
+                {
+                    "algorithm": "pbes2",
+                    "parameters": algos.Pbes2Params(
+                        {
+                            "key_derivation_func": algos.KdfAlgorithm(
+                                {
+                                    "algorithm": "pbkdf2",
+                                    "parameters": algos.Pbkdf2Params(
+                                        {
+                                            "salt": algos.Pbkdf2Salt(name="specified", value=salt),
+                                            "iteration_count": PBKDF2_ITERATIONS,
+                                            "prf": algos.HmacAlgorithm({"algorithm": "sha256"}),
+                                        }
+                                    ),
+                                }
+                            ),
+                            "encryption_scheme": algos.EncryptionAlgorithm(
+                                {"algorithm": "aes256_cbc", "parameters": iv}
+                            ),
+                        }
+                    ),
+                }
+            ),
+            "encrypted_data": blob,
+        }
+    )
     return bytes(pem.armor("ENCRYPTED PRIVATE KEY", info.dump()))
 
 

@@ -197,8 +197,11 @@ class Ciphertext:
 
     def to_der(self) -> bytes:
         """GM/T 0009 SM2Cipher: SEQUENCE { x INTEGER, y INTEGER, hash OCTET STRING(32), cipher OCTET STRING }."""
-        return bytes(SM2Cipher({"x_coordinate": self.x1, "y_coordinate": self.y1,
-                                "hash": self.c3, "cipher_text": self.c2}).dump())
+        return bytes(
+            SM2Cipher(
+                {"x_coordinate": self.x1, "y_coordinate": self.y1, "hash": self.c3, "cipher_text": self.c2}
+            ).dump()
+        )
 
     @staticmethod
     def from_der(der: bytes) -> Ciphertext:
@@ -248,7 +251,7 @@ def sm4_ecb_encrypt(key: bytes, data: bytes) -> bytes:
         raise SM2Error("SM4-ECB needs a 16-byte key and whole blocks")
     cipher = _gm_sm4.CryptSM4()
     cipher.set_key(key, _gm_sm4.SM4_ENCRYPT)
-    return b"".join(bytes(cipher.one_round(cipher.sk, list(data[i:i + 16]))) for i in range(0, len(data), 16))
+    return b"".join(bytes(cipher.one_round(cipher.sk, list(data[i : i + 16]))) for i in range(0, len(data), 16))
 
 
 def sm4_ecb_decrypt(key: bytes, data: bytes) -> bytes:
@@ -256,4 +259,4 @@ def sm4_ecb_decrypt(key: bytes, data: bytes) -> bytes:
         raise SM2Error("SM4-ECB needs a 16-byte key and whole blocks")
     cipher = _gm_sm4.CryptSM4()
     cipher.set_key(key, _gm_sm4.SM4_DECRYPT)
-    return b"".join(bytes(cipher.one_round(cipher.sk, list(data[i:i + 16]))) for i in range(0, len(data), 16))
+    return b"".join(bytes(cipher.one_round(cipher.sk, list(data[i : i + 16]))) for i in range(0, len(data), 16))

@@ -66,13 +66,17 @@ def _extension(extn_id: str, value: core.Asn1Value | bytes, critical: bool = Fal
     return x509.Extension({"extn_id": extn_id, "critical": critical, "extn_value": value})
 
 
-def build_certificate(spec: CertSpec, issuer: x509.Name, issuer_key: sm2.PrivateKey,
-                      issuer_key_id: bytes) -> x509.Certificate:
+def build_certificate(
+    spec: CertSpec, issuer: x509.Name, issuer_key: sm2.PrivateKey, issuer_key_id: bytes
+) -> x509.Certificate:
     exts = [
-        _extension("basic_constraints",
-                   x509.BasicConstraints({"ca": spec.is_ca, **({"path_len_constraint": spec.path_len}
-                                                                 if spec.path_len is not None else {})}),
-                   critical=True),
+        _extension(
+            "basic_constraints",
+            x509.BasicConstraints(
+                {"ca": spec.is_ca, **({"path_len_constraint": spec.path_len} if spec.path_len is not None else {})}
+            ),
+            critical=True,
+        ),
         _extension("key_usage", x509.KeyUsage(set(spec.key_usage)), critical=True),
         _extension("key_identifier", core.OctetString(key_identifier(spec.public_key))),
         _extension("authority_key_identifier", x509.AuthorityKeyIdentifier({"key_identifier": issuer_key_id})),
@@ -80,25 +84,41 @@ def build_certificate(spec: CertSpec, issuer: x509.Name, issuer_key: sm2.Private
     if spec.extended_key_usage:
         exts.append(_extension("extended_key_usage", x509.ExtKeyUsageSyntax(list(spec.extended_key_usage))))
     if spec.crl_url:
-        exts.append(_extension("crl_distribution_points", x509.CRLDistributionPoints([
-            x509.DistributionPoint({"distribution_point": x509.DistributionPointName(
-                name="full_name", value=[x509.GeneralName(name="uniform_resource_identifier", value=spec.crl_url)])})
-        ])))
+        exts.append(
+            _extension(
+                "crl_distribution_points",
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            {
+                                "distribution_point": x509.DistributionPointName(
+                                    name="full_name",
+                                    value=[x509.GeneralName(name="uniform_resource_identifier", value=spec.crl_url)],
+                                )
+                            }
+                        )
+                    ]
+                ),
+            )
+        )
     for oid, der in spec.extra_extensions:
         exts.append(_extension(oid, der))
-    tbs = x509.TbsCertificate({
-        "version": "v3",
-        "serial_number": spec.serial,
-        "signature": SM2_SIG_ALG,
-        "issuer": issuer,
-        "validity": x509.Validity({"not_before": x509_time(spec.not_before), "not_after": x509_time(spec.not_after)}),
-        "subject": spec.subject,
-        "subject_public_key_info": public_key_info(spec.public_key),
-        "extensions": exts,
-    })
+    tbs = x509.TbsCertificate(
+        {
+            "version": "v3",
+            "serial_number": spec.serial,
+            "signature": SM2_SIG_ALG,
+            "issuer": issuer,
+            "validity": x509.Validity(
+                {"not_before": x509_time(spec.not_before), "not_after": x509_time(spec.not_after)}
+            ),
+            "subject": spec.subject,
+            "subject_public_key_info": public_key_info(spec.public_key),
+            "extensions": exts,
+        }
+    )
     signature = sm2.sign(issuer_key, tbs.dump())
-    return x509.Certificate({"tbs_certificate": tbs, "signature_algorithm": SM2_SIG_ALG,
-                             "signature_value": signature})
+    return x509.Certificate({"tbs_certificate": tbs, "signature_algorithm": SM2_SIG_ALG, "signature_value": signature})
 
 
 def certificate_public_key(cert: x509.Certificate) -> sm2.PublicKey:
@@ -119,14 +139,24 @@ class RevokedEntry:
     reason: str = "unspecified"  # asn1crypto CRLReason names: key_compromise, superseded, cessation_of_operation…
 
 
-def build_crl(issuer: x509.Name, issuer_key: sm2.PrivateKey, issuer_key_id: bytes, number: int,
-              this_update: datetime, next_update: datetime, revoked: Sequence[RevokedEntry]) -> crl.CertificateList:
+def build_crl(
+    issuer: x509.Name,
+    issuer_key: sm2.PrivateKey,
+    issuer_key_id: bytes,
+    number: int,
+    this_update: datetime,
+    next_update: datetime,
+    revoked: Sequence[RevokedEntry],
+) -> crl.CertificateList:
     entries = []
     for r in revoked:
         entry_exts = []
         if r.reason != "unspecified":
-            entry_exts.append(crl.CRLEntryExtension({"extn_id": "crl_reason", "critical": False,
-                                                     "extn_value": crl.CRLReason(r.reason)}))
+            entry_exts.append(
+                crl.CRLEntryExtension(
+                    {"extn_id": "crl_reason", "critical": False, "extn_value": crl.CRLReason(r.reason)}
+                )
+            )
         item = {"user_certificate": r.serial, "revocation_date": x509_time(r.revoked_at)}
         if entry_exts:
             item["crl_entry_extensions"] = entry_exts
@@ -139,16 +169,20 @@ def build_crl(issuer: x509.Name, issuer_key: sm2.PrivateKey, issuer_key_id: byte
         "next_update": x509_time(next_update),
         "crl_extensions": [
             crl.TBSCertListExtension({"extn_id": "crl_number", "critical": False, "extn_value": number}),
-            crl.TBSCertListExtension({"extn_id": "authority_key_identifier", "critical": False,
-                                      "extn_value": x509.AuthorityKeyIdentifier({"key_identifier": issuer_key_id})}),
+            crl.TBSCertListExtension(
+                {
+                    "extn_id": "authority_key_identifier",
+                    "critical": False,
+                    "extn_value": x509.AuthorityKeyIdentifier({"key_identifier": issuer_key_id}),
+                }
+            ),
         ],
     }
     if entries:
         tbs_fields["revoked_certificates"] = entries
     tbs = crl.TbsCertList(tbs_fields)
     signature = sm2.sign(issuer_key, tbs.dump())
-    return crl.CertificateList({"tbs_cert_list": tbs, "signature_algorithm": SM2_SIG_ALG,
-                                "signature": signature})
+    return crl.CertificateList({"tbs_cert_list": tbs, "signature_algorithm": SM2_SIG_ALG, "signature": signature})
 
 
 def spki_fingerprint(pub: sm2.PublicKey) -> str:

@@ -124,12 +124,23 @@ class Store:
     # ------------------------------------------------------------------ cases
     def find_by_fingerprint(self, fingerprint: str) -> Case | None:
         with self.sessions() as s:
-            return s.scalars(select(Case).where(Case.fingerprint == fingerprint, Case.duplicate_of.is_(None))
-                             .order_by(Case.created_at)).first()
+            return s.scalars(
+                select(Case)
+                .where(Case.fingerprint == fingerprint, Case.duplicate_of.is_(None))
+                .order_by(Case.created_at)
+            ).first()
 
-    def create_case(self, *, office: str, source_kind: str, source_path: str, files: list[tuple[str, bytes]],
-                    subject: str | None = None, subject_company: str | None = None,
-                    actor: str = "system") -> Case:
+    def create_case(
+        self,
+        *,
+        office: str,
+        source_kind: str,
+        source_path: str,
+        files: list[tuple[str, bytes]],
+        subject: str | None = None,
+        subject_company: str | None = None,
+        actor: str = "system",
+    ) -> Case:
         """Store the originals and create the case (status ``received``) in one transaction."""
         hashes = [(name, self.blobs.put(data), len(data)) for name, data in files]
         fingerprint = sha256_bytes("\n".join(sorted(h for _, h, _ in hashes)).encode())
@@ -139,15 +150,30 @@ class Store:
                 if s.get(Blob, sha) is None:
                     s.add(Blob(sha256=sha, size=size))
             s.flush()
-            case = Case(id=case_id, office=office, status="received", source_kind=source_kind,
-                        source_path=source_path, source_subject=subject, subject_company=subject_company,
-                        fingerprint=fingerprint, documents=[])
+            case = Case(
+                id=case_id,
+                office=office,
+                status="received",
+                source_kind=source_kind,
+                source_path=source_path,
+                source_subject=subject,
+                subject_company=subject_company,
+                fingerprint=fingerprint,
+                documents=[],
+            )
             s.add(case)
             s.flush()
             for name, sha, size in hashes:
                 s.add(CaseFile(case_id=case_id, name=name, sha256=sha, size=size))
-            s.add(Audit(case_id=case_id, actor=actor, from_status=None, to_status="received",
-                        detail=f"ingested {len(files)} file(s) from {source_kind}: {source_path}"))
+            s.add(
+                Audit(
+                    case_id=case_id,
+                    actor=actor,
+                    from_status=None,
+                    to_status="received",
+                    detail=f"ingested {len(files)} file(s) from {source_kind}: {source_path}",
+                )
+            )
         return self.get_case(case_id)
 
     def get_case(self, case_id: str) -> Case:
@@ -168,8 +194,16 @@ class Store:
         with self.sessions() as s:
             return list(s.scalars(select(CaseFile).where(CaseFile.case_id == case_id).order_by(CaseFile.id)))
 
-    def transition(self, case_id: str, to: str, *, actor: str = "system", detail: str = "",
-                   expect: set[str] | None = None, **updates: Any) -> Case:
+    def transition(
+        self,
+        case_id: str,
+        to: str,
+        *,
+        actor: str = "system",
+        detail: str = "",
+        expect: set[str] | None = None,
+        **updates: Any,
+    ) -> Case:
         """Move a case to ``to`` (with column updates) and write the audit row, in one transaction."""
         with self.session() as s:
             case = s.get(Case, case_id, with_for_update=True)
@@ -197,32 +231,61 @@ class Store:
             for key, f in fields.items():
                 if key in existing:  # a reviewer's correction wins over a re-extraction
                     continue
-                s.add(CaseField(case_id=case_id, key=key, value=f.value, confidence=f.confidence,
-                                evidence=f.evidence.to_json() if f.evidence else None, source=source))
+                s.add(
+                    CaseField(
+                        case_id=case_id,
+                        key=key,
+                        value=f.value,
+                        confidence=f.confidence,
+                        evidence=f.evidence.to_json() if f.evidence else None,
+                        source=source,
+                    )
+                )
 
     def fields(self, case_id: str) -> dict[str, Field]:
         with self.sessions() as s:
             rows = s.scalars(select(CaseField).where(CaseField.case_id == case_id).order_by(CaseField.id))
-            return {r.key: Field.from_json({"value": r.value, "confidence": r.confidence, "evidence": r.evidence})
-                    for r in rows}
+            return {
+                r.key: Field.from_json({"value": r.value, "confidence": r.confidence, "evidence": r.evidence})
+                for r in rows
+            }
 
     def replace_findings(self, case_id: str, stage: str, findings: list[Finding]) -> None:
         with self.session() as s:
-            for row in s.scalars(select(CaseFinding).where(CaseFinding.case_id == case_id,
-                                                           CaseFinding.stage == stage)):
+            for row in s.scalars(select(CaseFinding).where(CaseFinding.case_id == case_id, CaseFinding.stage == stage)):
                 s.delete(row)
             for f in findings:
                 j = f.to_json()
-                s.add(CaseFinding(case_id=case_id, stage=stage, code=f.code, severity=str(f.severity),
-                                  field=f.field, message=f.message_zh, evidence=j["evidence"], resolved=False))
+                s.add(
+                    CaseFinding(
+                        case_id=case_id,
+                        stage=stage,
+                        code=f.code,
+                        severity=str(f.severity),
+                        field=f.field,
+                        message=f.message_zh,
+                        evidence=j["evidence"],
+                        resolved=False,
+                    )
+                )
 
     def findings(self, case_id: str, unresolved_only: bool = False) -> list[Finding]:
         with self.sessions() as s:
             q = select(CaseFinding).where(CaseFinding.case_id == case_id).order_by(CaseFinding.id)
             if unresolved_only:
                 q = q.where(CaseFinding.resolved.is_(False))
-            return [Finding.from_json({"code": r.code, "severity": r.severity, "field": r.field,
-                                       "message": r.message, "evidence": r.evidence}) for r in s.scalars(q)]
+            return [
+                Finding.from_json(
+                    {
+                        "code": r.code,
+                        "severity": r.severity,
+                        "field": r.field,
+                        "message": r.message,
+                        "evidence": r.evidence,
+                    }
+                )
+                for r in s.scalars(q)
+            ]
 
     # ------------------------------------------------------------------ certificates and outputs
     def serial_exists(self, serial_hex: str) -> bool:
@@ -238,27 +301,38 @@ class Store:
 
     def key_already_certified(self, fingerprint: str, exclude_case: str | None = None) -> Certificate | None:
         with self.sessions() as s:
-            q = select(Certificate).where(Certificate.key_fingerprint == fingerprint,
-                                          Certificate.state.in_(("issued", "reserved")))
+            q = select(Certificate).where(
+                Certificate.key_fingerprint == fingerprint, Certificate.state.in_(("issued", "reserved"))
+            )
             if exclude_case:
                 q = q.where(Certificate.case_id != exclude_case)
             return s.scalars(q).first()
 
-    def reserve_certificate(self, case_id: str, kind: str, serial_hex: str, org_code: str | None,
-                            key_fingerprint: str | None) -> Certificate:
+    def reserve_certificate(
+        self, case_id: str, kind: str, serial_hex: str, org_code: str | None, key_fingerprint: str | None
+    ) -> Certificate:
         """Record the serial before signing (unique per case and kind; unique serial)."""
         with self.session() as s:
-            existing = s.scalars(select(Certificate).where(Certificate.case_id == case_id,
-                                                           Certificate.kind == kind)).first()
+            existing = s.scalars(
+                select(Certificate).where(Certificate.case_id == case_id, Certificate.kind == kind)
+            ).first()
             if existing is not None:
                 return existing
-            cert = Certificate(serial=serial_hex, case_id=case_id, kind=kind, state="reserved", org_code=org_code,
-                               key_fingerprint=key_fingerprint, subject="")
+            cert = Certificate(
+                serial=serial_hex,
+                case_id=case_id,
+                kind=kind,
+                state="reserved",
+                org_code=org_code,
+                key_fingerprint=key_fingerprint,
+                subject="",
+            )
             s.add(cert)
         return cert
 
-    def mark_certificate_issued(self, serial_hex: str, *, subject: str, not_before: datetime, not_after: datetime,
-                                der_sha256: str) -> None:
+    def mark_certificate_issued(
+        self, serial_hex: str, *, subject: str, not_before: datetime, not_after: datetime, der_sha256: str
+    ) -> None:
         with self.session() as s:
             cert = s.get(Certificate, serial_hex)
             if cert is None:

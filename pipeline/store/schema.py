@@ -39,7 +39,7 @@ class Case(Base):
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)
     duplicate_of: Mapped[str | None] = mapped_column(String(40), nullable=True)
     failure: Mapped[str | None] = mapped_column(Text, nullable=True)
-    documents: Mapped[list] = mapped_column(JSON, default=list)  # type: ignore[type-arg]
+    documents: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -61,7 +61,7 @@ class CaseField(Base):
     key: Mapped[str] = mapped_column(String(64))
     value: Mapped[str] = mapped_column(Text)
     confidence: Mapped[float] = mapped_column(Float)
-    evidence: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # type: ignore[type-arg]
+    evidence: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     source: Mapped[str] = mapped_column(String(16), default="extract")  # extract | reviewer
     __table_args__ = (UniqueConstraint("case_id", "key"),)
 
@@ -75,7 +75,7 @@ class CaseFinding(Base):
     severity: Mapped[str] = mapped_column(String(10))
     field: Mapped[str | None] = mapped_column(String(64), nullable=True)
     message: Mapped[str] = mapped_column(Text)
-    evidence: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # type: ignore[type-arg]
+    evidence: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

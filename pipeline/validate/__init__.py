@@ -20,13 +20,24 @@ from pipeline.validate import identifiers as ids
 from pipeline.validate.csr import check_csr
 
 FIELD_NAMES_ZH = {
-    "category": "申请类别", "applicant_name": "申请单位", "org_code": "机构代码（统一社会信用代码）",
-    "address": "通信地址", "email": "邮件地址", "legal_rep_name": "法定代表人/主要负责人",
-    "legal_rep_phone": "法定代表人联系电话", "legal_rep_id_type": "法定代表人证件类型",
-    "legal_rep_id_number": "法定代表人证件号码", "handler_name": "经办人", "handler_phone": "经办人联系电话",
-    "handler_id_type": "经办人证件类型", "handler_id_number": "经办人证件号码",
-    "crypto_product_cert_no": "商用密码产品认证证书编号", "common_name": "通用名", "algorithm": "算法",
-    "validity_years": "证书有效期", "old_cert_serial": "待注销证书序号",
+    "category": "申请类别",
+    "applicant_name": "申请单位",
+    "org_code": "机构代码（统一社会信用代码）",
+    "address": "通信地址",
+    "email": "邮件地址",
+    "legal_rep_name": "法定代表人/主要负责人",
+    "legal_rep_phone": "法定代表人联系电话",
+    "legal_rep_id_type": "法定代表人证件类型",
+    "legal_rep_id_number": "法定代表人证件号码",
+    "handler_name": "经办人",
+    "handler_phone": "经办人联系电话",
+    "handler_id_type": "经办人证件类型",
+    "handler_id_number": "经办人证件号码",
+    "crypto_product_cert_no": "商用密码产品认证证书编号",
+    "common_name": "通用名",
+    "algorithm": "算法",
+    "validity_years": "证书有效期",
+    "old_cert_serial": "待注销证书序号",
 }
 
 
@@ -54,16 +65,34 @@ class CaseInput:
 def _category(fields: dict[str, Field], profile: OfficeProfile) -> tuple[str | None, list[Finding]]:
     f = fields.get("category")
     if f is None or not f.value:
-        return None, [error("CATEGORY_NONE", "category", "申请表未勾选申请类别（每张申请表须且仅可勾选一个申请类别）",
-                            f.evidence if f else None)]
+        return None, [
+            error(
+                "CATEGORY_NONE",
+                "category",
+                "申请表未勾选申请类别（每张申请表须且仅可勾选一个申请类别）",
+                f.evidence if f else None,
+            )
+        ]
     ticked = [c for c in f.value.split("、") if c]
     if len(ticked) > 1:
-        return None, [error("CATEGORY_MULTIPLE", "category",
-                            f"申请表勾选了多个申请类别（{'、'.join(ticked)}），每张申请表仅可勾选一个", f.evidence)]
+        return None, [
+            error(
+                "CATEGORY_MULTIPLE",
+                "category",
+                f"申请表勾选了多个申请类别（{'、'.join(ticked)}），每张申请表仅可勾选一个",
+                f.evidence,
+            )
+        ]
     cat = profile.category_aliases.get(ticked[0], ticked[0])
     if cat not in profile.categories:
-        return None, [error("CATEGORY_NOT_OFFERED", "category",
-                            f"本受理点不办理“{ticked[0]}”业务（可办理：{'、'.join(profile.categories)}）", f.evidence)]
+        return None, [
+            error(
+                "CATEGORY_NOT_OFFERED",
+                "category",
+                f"本受理点不办理“{ticked[0]}”业务（可办理：{'、'.join(profile.categories)}）",
+                f.evidence,
+            )
+        ]
     return cat, []
 
 
@@ -74,19 +103,42 @@ def _identifier_findings(fields: dict[str, Field]) -> list[Finding]:
         try:
             ids.validate_uscc(org.value)
         except InvalidChecksum:
-            out.append(error("ORG_CODE_CHECKSUM", "org_code",
-                             f"统一社会信用代码 {org.value} 校验码错误，请核对申请表与营业执照", org.evidence))
+            out.append(
+                error(
+                    "ORG_CODE_CHECKSUM",
+                    "org_code",
+                    f"统一社会信用代码 {org.value} 校验码错误，请核对申请表与营业执照",
+                    org.evidence,
+                )
+            )
         except InvalidComponent:
-            out.append(error("ORG_CODE_COMPONENT", "org_code",
-                             f"统一社会信用代码 {org.value} 中的登记管理部门代码或组织机构代码校验位不正确", org.evidence))
+            out.append(
+                error(
+                    "ORG_CODE_COMPONENT",
+                    "org_code",
+                    f"统一社会信用代码 {org.value} 中的登记管理部门代码或组织机构代码校验位不正确",
+                    org.evidence,
+                )
+            )
         except ValidationError:
             if ids.is_valid(ids.validate_org_code, org.value):
-                out.append(warning("ORG_CODE_NOT_USCC", "org_code",
-                                   f"机构代码 {org.value} 不是统一社会信用代码（组织机构代码），请审核其资质证明材料",
-                                   org.evidence))
+                out.append(
+                    warning(
+                        "ORG_CODE_NOT_USCC",
+                        "org_code",
+                        f"机构代码 {org.value} 不是统一社会信用代码（组织机构代码），请审核其资质证明材料",
+                        org.evidence,
+                    )
+                )
             else:
-                out.append(error("ORG_CODE_FORMAT", "org_code",
-                                 f"机构代码“{org.value}”不是有效的统一社会信用代码（应为 18 位）", org.evidence))
+                out.append(
+                    error(
+                        "ORG_CODE_FORMAT",
+                        "org_code",
+                        f"机构代码“{org.value}”不是有效的统一社会信用代码（应为 18 位）",
+                        org.evidence,
+                    )
+                )
     for prefix, who in (("legal_rep", "法定代表人"), ("handler", "经办人")):
         num = fields.get(f"{prefix}_id_number")
         id_type = fields.get(f"{prefix}_id_type")
@@ -98,13 +150,19 @@ def _identifier_findings(fields: dict[str, Field]) -> list[Finding]:
             try:
                 ids.validate_mobile(phone.value)
             except ValidationError:
-                out.append(error("PHONE_NOT_MOBILE", f"{prefix}_phone",
-                                 f"{who}联系电话 {phone.value} 不是有效的手机号码（申请表要求填写移动电话）",
-                                 phone.evidence))
+                out.append(
+                    error(
+                        "PHONE_NOT_MOBILE",
+                        f"{prefix}_phone",
+                        f"{who}联系电话 {phone.value} 不是有效的手机号码（申请表要求填写移动电话）",
+                        phone.evidence,
+                    )
+                )
     email = fields.get("email")
     if email is not None and not ids.is_valid(ids.validate_email, email.value):
-        out.append(error("EMAIL_INVALID", "email", f"邮件地址“{email.value}”格式不正确，证书将发送至此地址",
-                         email.evidence))
+        out.append(
+            error("EMAIL_INVALID", "email", f"邮件地址“{email.value}”格式不正确，证书将发送至此地址", email.evidence)
+        )
     return out
 
 
@@ -136,17 +194,28 @@ def _form_findings(fields: dict[str, Field], profile: OfficeProfile, category: s
                 out.append(error("FIELD_MISSING", key, f"申请表中“{zh(key)}”未填写或无法识别"))
     name, cn = fields.get("applicant_name"), fields.get("common_name")
     if name and cn and normalise_name(name.value) != normalise_name(cn.value) and category != "注销":
-        out.append(error("COMMON_NAME_MISMATCH", "common_name",
-                         f"通用名“{cn.value}”与申请单位名称“{name.value}”不一致（通用名默认应与申请单位名称一致）",
-                         cn.evidence))
+        out.append(
+            error(
+                "COMMON_NAME_MISMATCH",
+                "common_name",
+                f"通用名“{cn.value}”与申请单位名称“{name.value}”不一致（通用名默认应与申请单位名称一致）",
+                cn.evidence,
+            )
+        )
     alg = fields.get("algorithm")
     if alg and alg.value != "SM2":
         out.append(error("ALGORITHM_NOT_SM2", "algorithm", f"算法应为 SM2（申请表填写为“{alg.value}”）", alg.evidence))
     years = fields.get("validity_years")
     expected = str(profile.raw.get("profile", {}).get("validity_years", 10))
     if years and years.value != expected:
-        out.append(error("VALIDITY_YEARS", "validity_years",
-                         f"证书有效期应为 {expected} 年（申请表为“{years.value}”）", years.evidence))
+        out.append(
+            error(
+                "VALIDITY_YEARS",
+                "validity_years",
+                f"证书有效期应为 {expected} 年（申请表为“{years.value}”）",
+                years.evidence,
+            )
+        )
     return out
 
 
@@ -177,16 +246,23 @@ def _csr_findings(case: CaseInput, category: str | None) -> list[Finding]:
     o = parsed.subject.get("organization_name")
     expected = case.fields.get("common_name") or name
     if expected and cn and normalise_name(cn) != normalise_name(expected.value):
-        out.append(error("CSR_CN_MISMATCH", "csr.subject_cn",
-                         f"证书申请文件的通用名“{cn}”与申请表“{expected.value}”不一致"))
+        out.append(
+            error("CSR_CN_MISMATCH", "csr.subject_cn", f"证书申请文件的通用名“{cn}”与申请表“{expected.value}”不一致")
+        )
     if name and o and normalise_name(o) != normalise_name(name.value):
-        out.append(error("CSR_O_MISMATCH", "csr.subject_o",
-                         f"证书申请文件的单位名称“{o}”与申请单位“{name.value}”不一致"))
+        out.append(
+            error("CSR_O_MISMATCH", "csr.subject_o", f"证书申请文件的单位名称“{o}”与申请单位“{name.value}”不一致")
+        )
     if case.key_seen_before and parsed.fingerprint:
         other = case.key_seen_before(parsed.fingerprint)
         if other:
-            out.append(error("CSR_KEY_REUSED", "csr.key_fingerprint",
-                             f"该公钥已在案件 {other} 中签发过证书，同一密钥不得重复签发"))
+            out.append(
+                error(
+                    "CSR_KEY_REUSED",
+                    "csr.key_fingerprint",
+                    f"该公钥已在案件 {other} 中签发过证书，同一密钥不得重复签发",
+                )
+            )
     return out
 
 
@@ -199,22 +275,33 @@ def validate_case(case: CaseInput) -> tuple[str | None, list[Finding]]:
     findings += _csr_findings(case, category)
     if case.subject_company and case.fields.get("applicant_name"):
         if normalise_name(case.subject_company) != normalise_name(case.fields["applicant_name"].value):
-            findings.append(warning("MAIL_SUBJECT_MISMATCH", "applicant_name",
-                                    f"邮件主题中的企业名称“{case.subject_company}”与申请单位不一致"))
+            findings.append(
+                warning(
+                    "MAIL_SUBJECT_MISMATCH",
+                    "applicant_name",
+                    f"邮件主题中的企业名称“{case.subject_company}”与申请单位不一致",
+                )
+            )
     return category, findings
 
 
-def route(fields: dict[str, Field], findings: list[Finding], profile: OfficeProfile,
-          category: str | None) -> tuple[Route, list[Finding]]:
+def route(
+    fields: dict[str, Field], findings: list[Finding], profile: OfficeProfile, category: str | None
+) -> tuple[Route, list[Finding]]:
     """Route plus the low-confidence findings that explain a review route."""
     extra: list[Finding] = []
     required = set(profile.required_fields.get(category or "", ())) | {"category"}
     for key in sorted(required):
         f = fields.get(key)
         if f is not None and f.confidence < profile.confidence_threshold:
-            extra.append(warning("LOW_CONFIDENCE", key,
-                                 f"“{zh(key)}”识别置信度 {f.confidence:.2f} 低于阈值 {profile.confidence_threshold:.2f}，"
-                                 "请人工核对", f.evidence))
+            extra.append(
+                warning(
+                    "LOW_CONFIDENCE",
+                    key,
+                    f"“{zh(key)}”识别置信度 {f.confidence:.2f} 低于阈值 {profile.confidence_threshold:.2f}，请人工核对",
+                    f.evidence,
+                )
+            )
     everything = findings + extra
     doubtful = any(f.severity in (Severity.ERROR, Severity.WARNING) for f in everything)
     return (Route.REVIEW if doubtful or category is None else Route.ISSUE), extra

@@ -26,7 +26,8 @@ class PaddleOcrEngine:
         if missing:
             raise OcrUnavailable(
                 "PaddleOCR needs local model directories (no download at run time); missing or not found: "
-                + ", ".join(f"{k}={options.get(k)!r}" for k in missing))
+                + ", ".join(f"{k}={options.get(k)!r}" for k in missing)
+            )
         try:
             from paddleocr import PaddleOCR
         except ImportError as exc:
@@ -34,7 +35,10 @@ class PaddleOcrEngine:
         self._engine = PaddleOCR(
             text_detection_model_dir=options["paddle_det_model_dir"],
             text_recognition_model_dir=options["paddle_rec_model_dir"],
-            use_doc_orientation_classify=False, use_doc_unwarping=False, use_textline_orientation=False)
+            use_doc_orientation_classify=False,
+            use_doc_unwarping=False,
+            use_textline_orientation=False,
+        )
 
     def recognize(self, image: Image.Image) -> OcrPage:
         start = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -32,7 +33,7 @@ class RapidOcrEngine:
     def recognize(self, image: Image.Image) -> OcrPage:
         arr = np.asarray(image.convert("RGB"))[:, :, ::-1]  # RapidOCR expects BGR like cv2
         start = time.perf_counter()
-        out = self._engine(arr)
+        out: Any = self._engine(arr)
         seconds = time.perf_counter() - start
         boxes: list[OcrBox] = []
         if out.boxes is not None and out.txts is not None:

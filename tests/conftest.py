@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from asn1crypto import keys, pem
+
+from pipeline.config import load_settings
+from pipeline.issue import sm2
+from pipeline.stages import Context
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples" / "cases"
+TRUTH = REPO / "samples" / "truth"
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, **kw)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    h = tmp_path / "home"
+    h.mkdir()
+    return h
+
+
+@pytest.fixture
+def ctx(home: Path) -> Context:
+    return Context(load_settings(home, use_prefect=False))
+
+
+def truth(case: str) -> dict[str, str]:
+    return json.loads((TRUTH / f"{case}.json").read_text(encoding="utf-8"))["fields"]
+
+
+def copy_case(name: str, dest: Path) -> Path:
+    target = dest / name
+    shutil.copytree(SAMPLES / name, target)
+    return target
+
+
+def openssl_sm2_key(path: Path) -> Path:
+    r = run(["openssl", "genpkey", "-algorithm", "SM2", "-out", str(path)])
+    assert r.returncode == 0, r.stderr
+    return path
+
+
+def openssl_csr(key: Path, out: Path, subject: str, distid: str | None = "1234567812345678") -> Path:
+    cmd = ["openssl", "req", "-new", "-key", str(key), "-sm3", "-utf8", "-out", str(out), "-subj", subject]
+    if distid is not None:
+        cmd += ["-sigopt", f"distid:{distid}"]
+    r = run(cmd)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def load_openssl_private_key(path: Path) -> sm2.PrivateKey:
+    _, _, der = pem.unarmor(path.read_bytes())
+    info = keys.PrivateKeyInfo.load(der)
+    return sm2.PrivateKey(int(info["private_key"].parsed["private_key"].native))
+
+
+def der_to_pem(der_path: Path, out: Path) -> Path:
+    r = run(["openssl", "x509", "-inform", "DER", "-in", str(der_path), "-out", str(out)])
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def generator():
+    """The samples generator module (samples/generate.py)."""
+    import importlib.util
+    import sys
+
+    if "sample_generator" in sys.modules:
+        return sys.modules["sample_generator"]
+    spec = importlib.util.spec_from_file_location("sample_generator", REPO / "samples" / "generate.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["sample_generator"] = mod
+    spec.loader.exec_module(mod)
+    return mod

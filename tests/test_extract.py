@@ -1,0 +1,144 @@
+"""Extraction on real inputs: RapidOCR on the committed scans, DOCX text layer without OCR, tick boxes."""
+
+from __future__ import annotations
+
+import io
+import random
+import zlib
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES, generator, truth
+
+from pipeline.config import REPO_ROOT
+from pipeline.extract import extract_case
+from pipeline.extract.forms import load_profiles
+from pipeline.extract.ocr import get_engine
+from pipeline.models import DocKind, TextSource
+from pipeline.store import sha256_bytes
+
+PROFILES = load_profiles(REPO_ROOT / "forms")
+FORM_KEYS = [
+    "category",
+    "applicant_name",
+    "org_code",
+    "email",
+    "legal_rep_name",
+    "legal_rep_phone",
+    "legal_rep_id_type",
+    "legal_rep_id_number",
+    "handler_name",
+    "handler_phone",
+    "handler_id_type",
+    "handler_id_number",
+    "crypto_product_cert_no",
+    "common_name",
+    "algorithm",
+    "validity_years",
+]
+
+
+class CountingEngine:
+    """Wraps the real engine to count calls (the DOCX path must not OCR)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        return get_engine("rapidocr")
+
+
+def _files(folder: Path) -> list[tuple[str, str, bytes]]:
+    return [(p.name, sha256_bytes(p.read_bytes()), p.read_bytes()) for p in sorted(folder.iterdir())]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["xiamen-new-scan", "xiamen-new-bad-uscc"])
+def test_real_ocr_on_committed_scan(case: str) -> None:
+    profile, result, _docs = extract_case(_files(SAMPLES / case), PROFILES, "xiamen-eport", CountingEngine())
+    assert profile.office == "xiamen-eport"
+    kinds = {d.name: d.kind for d in result.documents}
+    assert kinds == {"申请表.jpg": DocKind.APPLICATION_FORM, "request.csr": DocKind.CSR}
+    assert next(d for d in result.documents if d.name == "申请表.jpg").text_source == TextSource.OCR
+    expected = truth(case)
+    for key in FORM_KEYS:
+        assert result.fields[key].value == expected[key], key
+        assert result.fields[key].confidence > 0.9, key
+    ev = result.fields["org_code"].evidence
+    assert ev is not None and ev.document == "申请表.jpg" and ev.page == 1 and ev.bbox is not None
+    x0, y0, x1, y1 = ev.bbox
+    assert 0 < x0 < x1 and 0 < y0 < y1  # a real box on the page, right of its label
+    assert result.timings["ocr_pages"] == 1
+
+
+def test_docx_text_layer_without_ocr() -> None:
+    engine = CountingEngine()
+    _profile, result, _docs = extract_case(_files(SAMPLES / "xiamen-new-docx"), PROFILES, "xiamen-eport", engine)
+    assert engine.calls == 0
+    form = next(d for d in result.documents if d.name == "申请表.docx")
+    assert form.kind == DocKind.APPLICATION_FORM and form.text_source == TextSource.DOCX
+    expected = truth("xiamen-new-docx")
+    for key in FORM_KEYS:
+        assert result.fields[key].value == expected[key], key
+
+
+def _scan_case(tmp_path: Path, category: str, tick: str, extra: str = "") -> tuple[dict, Path]:
+    gen = generator()
+    rng = random.Random(99)
+    t = gen.random_truth(rng)
+    t["category"] = category
+    if extra:
+        t["category_extra"] = extra
+    img = gen.render_form_image(t, gen.ScanStyle(rotation=1.2, blur=0.5, noise=4, tick=tick), rng)
+    folder = tmp_path / "case"
+    folder.mkdir()
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    (folder / "scan.jpg").write_bytes(buf.getvalue())
+    return t, folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("category", "tick", "extra", "expected"),
+    [
+        ("注销", "cross", "", "注销"),
+        ("新办", "fill", "注销", "新办、注销"),  # two ticked: reported as such, validation decides
+        ("", "check", "", ""),  # none ticked
+    ],
+)
+def test_tick_boxes_from_pixels(tmp_path: Path, category: str, tick: str, extra: str, expected: str) -> None:
+    _t, folder = _scan_case(tmp_path, category, tick, extra)
+    _p, result, _d = extract_case(_files(folder), PROFILES, "xiamen-eport", CountingEngine())
+    assert result.fields["category"].value == expected
+    if expected.count("、"):
+        assert result.fields["category"].confidence <= 0.5
+
+
+def test_bad_files_become_findings_not_exceptions(tmp_path: Path) -> None:
+    from PIL import Image
+
+    big = io.BytesIO()
+    Image.new("1", (1, 1)).save(big, "PNG")
+    data = bytearray(big.getvalue())
+    data[16:24] = (100000).to_bytes(4, "big") + (100000).to_bytes(4, "big")  # IHDR claims 100000x100000
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")  # keep the chunk CRC valid
+    files = [
+        ("empty.pdf", b""),
+        ("broken.jpg", b"\xff\xd8\xff\xe0garbage"),
+        ("bomb.png", bytes(data)),
+        ("junk.pdf", b"%PDF-1.4\n%%garbage"),
+        ("fake.docx", b"PK\x03\x04nonsense"),
+        ("x.csr", b"-----BEGIN CERTIFICATE REQUEST-----\n!!!!\n-----END CERTIFICATE REQUEST-----\n"),
+    ]
+    _p, result, _d = extract_case(
+        [(n, sha256_bytes(d), d) for n, d in files], PROFILES, "xiamen-eport", CountingEngine()
+    )
+    codes = {f.evidence.document: f.code for f in result.findings if f.evidence}
+    assert codes["empty.pdf"] == "FILE_EMPTY"
+    assert codes["broken.jpg"] == "IMAGE_CORRUPT"
+    assert codes["bomb.png"] == "IMAGE_TOO_LARGE"
+    assert codes["junk.pdf"] == "PDF_CORRUPT"
+    assert codes["x.csr"] == "DER_UNREADABLE"
+    assert "fake.docx" in codes
