@@ -83,3 +83,44 @@ def generator():
     sys.modules["sample_generator"] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def openssl_sm2_decrypt(key_path: Path, cipher: bytes, workdir: Path) -> bytes:
+    """Decrypt a GM/T 0009 SM2Cipher (DER) with `openssl pkeyutl -decrypt`."""
+    (workdir / "cipher.der").write_bytes(cipher)
+    r = run(
+        [
+            "openssl",
+            "pkeyutl",
+            "-decrypt",
+            "-inkey",
+            str(key_path),
+            "-in",
+            str(workdir / "cipher.der"),
+            "-out",
+            str(workdir / "plain.bin"),
+        ]
+    )
+    assert r.returncode == 0, r.stderr
+    return (workdir / "plain.bin").read_bytes()
+
+
+def openssl_sm2_verify(pub_pem: Path, signature: bytes, message: bytes, workdir: Path) -> bool:
+    """`openssl dgst -sm3 -verify` with the GM/T 0009 default user ID."""
+    (workdir / "sig.der").write_bytes(signature)
+    (workdir / "msg.bin").write_bytes(message)
+    r = run(
+        [
+            "openssl",
+            "dgst",
+            "-sm3",
+            "-verify",
+            str(pub_pem),
+            "-sigopt",
+            "distid:1234567812345678",
+            "-signature",
+            str(workdir / "sig.der"),
+            str(workdir / "msg.bin"),
+        ]
+    )
+    return r.returncode == 0 and "Verified OK" in r.stdout

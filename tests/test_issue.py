@@ -7,7 +7,15 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import der_to_pem, load_openssl_private_key, openssl_csr, openssl_sm2_key, run
+from conftest import (
+    der_to_pem,
+    load_openssl_private_key,
+    openssl_csr,
+    openssl_sm2_decrypt,
+    openssl_sm2_key,
+    openssl_sm2_verify,
+    run,
+)
 
 from pipeline.errors import CaExists
 from pipeline.extract.der import parse_certificate
@@ -123,23 +131,8 @@ def test_envelope_opens_with_applicant_signing_key(tmp_path: Path) -> None:
     assert certificate_public_key(env_cert) == pub == priv.public_key
     # the inner SM2Cipher is standard: OpenSSL decrypts it to the same SM4 key we recover
     env = envelope.SM2EnvelopedKey.load((out / "envprivatekey").read_bytes())
-    (tmp_path / "c.der").write_bytes(env["sym_encrypted_key"].dump())
-    r = run(
-        [
-            "openssl",
-            "pkeyutl",
-            "-decrypt",
-            "-inkey",
-            str(key_path),
-            "-in",
-            str(tmp_path / "c.der"),
-            "-out",
-            str(tmp_path / "sym.bin"),
-        ]
-    )
-    assert r.returncode == 0, r.stderr
     sym = sm2.decrypt(applicant, sm2.Ciphertext.from_der(env["sym_encrypted_key"].dump()))
-    assert (tmp_path / "sym.bin").read_bytes() == sym and len(sym) == 16
+    assert openssl_sm2_decrypt(key_path, env["sym_encrypted_key"].dump(), tmp_path) == sym and len(sym) == 16
     # someone else's key cannot open it
     with pytest.raises(sm2.SM2Error):
         envelope.open_envelope((out / "envprivatekey").read_bytes(), sm2.generate_private_key())
@@ -181,24 +174,8 @@ def test_crl_signature_verifies_with_openssl(tmp_path: Path) -> None:
     listing = run(["openssl", "crl", "-inform", "DER", "-in", str(tmp_path / "ca.crl"), "-noout", "-text"]).stdout
     assert "1234ABCD" in listing and "Key Compromise" in listing and "X509v3 CRL Number" in listing
     # `openssl crl -verify` has no -vfyopt in OpenSSL 3.0; verify the SM2 signature over TBSCertList with dgst
-    (tmp_path / "tbs.der").write_bytes(crl["tbs_cert_list"].dump())
-    (tmp_path / "sig.der").write_bytes(crl["signature"].native)
     (tmp_path / "pub.pem").write_bytes(pem.armor("PUBLIC KEY", public_key_info(ca.issuing_public_key).dump()))
-    r = run(
-        [
-            "openssl",
-            "dgst",
-            "-sm3",
-            "-verify",
-            str(tmp_path / "pub.pem"),
-            "-sigopt",
-            "distid:1234567812345678",
-            "-signature",
-            str(tmp_path / "sig.der"),
-            str(tmp_path / "tbs.der"),
-        ]
-    )
-    assert r.returncode == 0 and "Verified OK" in r.stdout
+    assert openssl_sm2_verify(tmp_path / "pub.pem", crl["signature"].native, crl["tbs_cert_list"].dump(), tmp_path)
 
 
 def test_time_encoding_switches_in_2050() -> None:

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 
 import pytest
-from conftest import load_openssl_private_key, openssl_sm2_key, run
+from conftest import load_openssl_private_key, openssl_sm2_decrypt, openssl_sm2_key, openssl_sm2_verify, run
 
 from pipeline.issue import sm2
 from pipeline.issue.keystore import public_key_info
@@ -97,51 +97,21 @@ def test_openssl_signature_verifies_here(tmp_path: Path) -> None:
 
 
 def test_our_signature_verifies_in_openssl(tmp_path: Path) -> None:
-    key = sm2.generate_private_key()
-    pub_pem = tmp_path / "pub.pem"
     from asn1crypto import pem
 
+    key = sm2.generate_private_key()
+    pub_pem = tmp_path / "pub.pem"
     pub_pem.write_bytes(pem.armor("PUBLIC KEY", public_key_info(key.public_key).dump()))
-    msg = tmp_path / "msg.bin"
-    msg.write_bytes(b"signed by cert-intake")
-    (tmp_path / "sig.der").write_bytes(sm2.sign(key, msg.read_bytes()))
-    r = run(
-        [
-            "openssl",
-            "dgst",
-            "-sm3",
-            "-verify",
-            str(pub_pem),
-            "-sigopt",
-            "distid:1234567812345678",
-            "-signature",
-            str(tmp_path / "sig.der"),
-            str(msg),
-        ]
-    )
-    assert r.returncode == 0 and "Verified OK" in r.stdout, r.stdout + r.stderr
+    msg = b"signed by cert-intake"
+    assert openssl_sm2_verify(pub_pem, sm2.sign(key, msg), msg, tmp_path)
+    assert not openssl_sm2_verify(pub_pem, sm2.sign(key, msg, user_id=b""), msg, tmp_path)
 
 
 def test_openssl_decrypts_our_sm2_cipher(tmp_path: Path) -> None:
     key_path = openssl_sm2_key(tmp_path / "k.pem")
     key = load_openssl_private_key(key_path)
     secret = secrets.token_bytes(16)
-    (tmp_path / "c.der").write_bytes(sm2.encrypt(key.public_key, secret).to_der())
-    r = run(
-        [
-            "openssl",
-            "pkeyutl",
-            "-decrypt",
-            "-inkey",
-            str(key_path),
-            "-in",
-            str(tmp_path / "c.der"),
-            "-out",
-            str(tmp_path / "p.bin"),
-        ]
-    )
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "p.bin").read_bytes() == secret
+    assert openssl_sm2_decrypt(key_path, sm2.encrypt(key.public_key, secret).to_der(), tmp_path) == secret
 
 
 def test_sm4_ecb_known_answer() -> None:

@@ -7,8 +7,6 @@ name and renamed.
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +16,7 @@ from asn1crypto import pem, x509
 
 from pipeline.errors import IssuanceRefused
 from pipeline.extract.der import parse_csr
+from pipeline.fsutil import atomic_write
 from pipeline.issue import envelope, sm2
 from pipeline.issue.ca import LocalCA
 from pipeline.issue.x509build import CertSpec, build_certificate, build_name, new_serial
@@ -40,16 +39,6 @@ class IssueRequest:
 
 class Issuer(Protocol):
     def issue(self, request: IssueRequest) -> IssuedOutputs: ...
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _usage(profile: dict[str, object], key: str, default: tuple[str, ...]) -> frozenset[str]:
@@ -103,35 +92,21 @@ class LocalIssuer:
         if sign_res.state == "issued" and env_res.state == "issued" and sign_path.exists() and env_path.exists():
             return self._outputs(req.case_id, sign_res.serial)  # idempotent re-run
 
-        sign_cert = build_certificate(
-            CertSpec(
+        def certify(pub: sm2.PublicKey, serial: str, usage_key: str, default: tuple[str, ...]) -> x509.Certificate:
+            spec = CertSpec(
                 subject=subject,
-                public_key=sign_pub,
+                public_key=pub,
                 not_before=now,
                 not_after=not_after,
-                serial=int(sign_res.serial, 16),
-                key_usage=_usage(req.profile, "sign_key_usage", SIGN_KU),
+                serial=int(serial, 16),
+                key_usage=_usage(req.profile, usage_key, default),
                 crl_url=crl_url,
-            ),
-            self.ca.issuer_name,
-            self.ca.issuing_key,
-            self.ca.issuing_key_id,
-        )
+            )
+            return build_certificate(spec, self.ca.issuer_name, self.ca.issuing_key, self.ca.issuing_key_id)
+
+        sign_cert = certify(sign_pub, sign_res.serial, "sign_key_usage", SIGN_KU)
         enc_key = sm2.generate_private_key()
-        env_cert = build_certificate(
-            CertSpec(
-                subject=subject,
-                public_key=enc_key.public_key,
-                not_before=now,
-                not_after=not_after,
-                serial=int(env_res.serial, 16),
-                key_usage=_usage(req.profile, "env_key_usage", ENV_KU),
-                crl_url=crl_url,
-            ),
-            self.ca.issuer_name,
-            self.ca.issuing_key,
-            self.ca.issuing_key_id,
-        )
+        env_cert = certify(enc_key.public_key, env_res.serial, "env_key_usage", ENV_KU)
         sealed = envelope.seal(enc_key, sign_pub)  # the clear encryption key never touches the disk
         del enc_key
 

@@ -6,7 +6,6 @@ Files are written 0600 through a temporary name and an atomic rename.
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from pipeline.errors import CaError
+from pipeline.fsutil import atomic_write
 from pipeline.issue import sm2
 
 PBKDF2_ITERATIONS = 200_000
@@ -127,16 +127,5 @@ def decrypt_private_key(data: bytes, password: str) -> sm2.PrivateKey:
 
 
 def write_secret_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` with mode 0600 via a temporary file and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write ``data`` to ``path`` with mode 0600 (temporary file, fsync, rename)."""
+    atomic_write(path, data, mode=0o600)

@@ -7,7 +7,6 @@ Every state transition is one transaction that also writes an audit row.  Blobs 
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.errors import InvalidTransition, StoreError
+from pipeline.fsutil import atomic_write
 from pipeline.models import Field, Finding
 from pipeline.store.schema import Audit, Blob, Case, CaseField, CaseFile, CaseFinding, Certificate, Output
 
@@ -69,14 +69,7 @@ class BlobStore:
         target = self.path(sha)
         if target.exists():
             return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{sha}.{secrets.token_hex(4)}.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        os.chmod(target, 0o440)
+        atomic_write(target, data, mode=0o440)
         return sha
 
     def get(self, sha: str) -> bytes:
