@@ -124,6 +124,38 @@ def cmd_cases_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_crl(args: argparse.Namespace) -> int:
+    from pipeline.issue.revoke import publish_crl
+    from pipeline.stages import Context
+
+    ctx = Context(_settings(args))
+    path, number = publish_crl(ctx.store, ctx.local_ca, Path(args.out) if args.out else ctx.settings.crl_path)
+    print(f"CRL #{number}: {path} ({len(ctx.store.revoked())} revoked)")
+    return 0
+
+
+def cmd_revocations(args: argparse.Namespace) -> int:
+    from pipeline.issue.revoke import execute_due, publish_crl
+    from pipeline.stages import Context
+
+    ctx = Context(_settings(args))
+    done = execute_due(ctx.store)
+    print(f"revoked {len(done)} certificate(s) whose scheduled revocation was due: {', '.join(done) or '-'}")
+    if done:
+        path, number = publish_crl(ctx.store, ctx.local_ca, ctx.settings.crl_path)
+        print(f"CRL #{number}: {path}")
+    return 0
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    from pipeline.issue.ledger import write_ledger
+    from pipeline.stages import Context
+
+    ctx = Context(_settings(args))
+    print(write_ledger(ctx.store, Path(args.out) if args.out else ctx.settings.ledger_path))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="cert-intake", description="SM2 证书受理：收件、识别、校验、分流、签发")
     ap.add_argument("--home", help="data directory (database, blobs, CA, outputs); env CERT_INTAKE_HOME")
@@ -145,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     ci = ca.add_parser("init", help="create root + issuing CA in the home (never overwrites)")
     ci.add_argument("--organisation", default="cert-intake 开发测试CA")
     ci.set_defaults(func=cmd_ca_init)
+
+    crl = sub.add_parser("crl", help="publish an SM2-signed CRL of every revoked certificate")
+    crl.add_argument("--out")
+    crl.set_defaults(func=cmd_crl)
+    rv = sub.add_parser("revocations", help="execute due scheduled revocations (更新: old cert one month later)")
+    rv.set_defaults(func=cmd_revocations)
+    lg = sub.add_parser("ledger", help="rebuild the 受理登记表 (.xlsx) from the store")
+    lg.add_argument("--out")
+    lg.set_defaults(func=cmd_ledger)
 
     cases = sub.add_parser("cases", help="inspect cases").add_subparsers(dest="cases_command", required=True)
     cl = cases.add_parser("list")

@@ -28,6 +28,9 @@ class Settings:
     default_office: str = "xiamen-eport"
     issuer: str = "local"  # local | external
     use_prefect: bool = True
+    external_dir: Path | None = None
+    smtp: dict[str, Any] = field(default_factory=dict)
+    clerk: str = "受理员"
 
     @property
     def blob_dir(self) -> Path:
@@ -40,6 +43,18 @@ class Settings:
     @property
     def outputs_dir(self) -> Path:
         return self.home / "outputs"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.home / "ledger" / "受理登记表.xlsx"
+
+    @property
+    def crl_path(self) -> Path:
+        return self.home / "crl" / "issuing.crl"
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -77,6 +92,9 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
         default_office=str(pick("default_office", "xiamen-eport")),
         issuer=str(pick("issuer", "local")),
         use_prefect=str(pick("use_prefect", "1")).lower() not in ("0", "false", "no"),
+        external_dir=Path(str(pick("external_dir", home_path / "external"))),
+        smtp=dict(file_cfg.get("smtp") or {}),
+        clerk=str(pick("clerk", "受理员")),
     )
 
 

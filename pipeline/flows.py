@@ -14,6 +14,7 @@ from typing import Any
 from prefect import flow, task
 
 from pipeline.config import Settings, load_settings
+from pipeline.issue.ledger import write_ledger
 from pipeline.stages import Context, case_contract, ingest_path
 from pipeline.stages import process_case as process_case_plain
 
@@ -56,13 +57,15 @@ def process_batch(home: str, paths: list[str]) -> list[dict[str, Any]]:
 
 
 def run_batch(settings: Settings, paths: list[Path]) -> tuple[Context, list[dict[str, Any]]]:
-    """Entry point for the CLI: through Prefect (default) or a plain loop (``use_prefect=False``)."""
+    """Entry point for the CLI: through Prefect (default) or a plain loop (``use_prefect=False``).
+    The 受理登记表 is rebuilt from the store after the batch."""
+    ctx = _context(str(settings.home))
     if not settings.use_prefect:
-        ctx = _context(str(settings.home))
         results = []
         for p in paths:
             for o in ingest_path(ctx, p):
                 results.append(case_contract(ctx, o.case_id) if o.duplicate_of else process_case_plain(ctx, o.case_id))
-        return ctx, results
-    results = process_batch(str(settings.home), [str(p) for p in paths])
-    return _context(str(settings.home)), results
+    else:
+        results = process_batch(str(settings.home), [str(p) for p in paths])
+    write_ledger(ctx.store, settings.ledger_path)
+    return ctx, results

@@ -7,8 +7,10 @@ case (idempotent).  These functions never import Prefect; ``pipeline.flows`` wra
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,13 @@ from pipeline.config import Settings
 from pipeline.errors import CertIntakeError, IssuanceRefused
 from pipeline.extract.forms import OfficeProfile, load_profiles
 from pipeline.extract.ocr import OcrEngine, get_engine
-from pipeline.issue import IssueRequest, LocalIssuer
+from pipeline.issue import Issuer, IssueRequest, LocalIssuer
 from pipeline.issue.ca import LocalCA
-from pipeline.models import DocKind, Document, Route, Severity, TextSource
+from pipeline.issue.delivery import SmtpConfig, build_message, bundle_zip, send_smtp, write_outbox
+from pipeline.issue.external import ExternalIssuer, IssuancePending
+from pipeline.issue.notice import NoticeData, write_notice
+from pipeline.issue.revoke import publish_crl
+from pipeline.models import DocKind, Document, Field, Route, Severity, TextSource
 from pipeline.store import Store
 
 log = logging.getLogger("cert_intake")
@@ -45,9 +51,16 @@ class Context:
         return get_engine(self.settings.ocr_engine, self.settings.ocr_options)
 
     @cached_property
-    def issuer(self) -> LocalIssuer:
-        ca = LocalCA.load_or_init(self.settings.ca_dir)
-        return LocalIssuer(self.store, ca, self.settings.outputs_dir)
+    def local_ca(self) -> LocalCA:
+        return LocalCA.load_or_init(self.settings.ca_dir)
+
+    @cached_property
+    def issuer(self) -> Issuer:
+        if self.settings.issuer == "external":
+            return ExternalIssuer(
+                self.store, self.settings.external_dir or self.settings.home / "external", self.settings.outputs_dir
+            )
+        return LocalIssuer(self.store, self.local_ca, self.settings.outputs_dir)
 
     def timing(self, case_id: str, key: str, seconds: float) -> None:
         self.timings.setdefault(case_id, {})[key] = self.timings.get(case_id, {}).get(key, 0.0) + seconds
@@ -111,8 +124,14 @@ def run_validate(ctx: Context, case_id: str, actor: str = "system") -> Route:
         cert = ctx.store.key_already_certified(fp, exclude_case=case_id)
         return cert.case_id if cert else None
 
+    def known_certificate(serial: str) -> validate_stage.KnownCertificate | None:
+        cert = ctx.store.certificate(serial)
+        if cert is None or cert.kind != "sign":
+            return None
+        return validate_stage.KnownCertificate(cert.serial, cert.org_code, cert.state, cert.not_after, cert.der_sha256)
+
     category, findings = validate_stage.validate_case(
-        validate_stage.CaseInput(profile, fields, documents, files, case.subject_company, key_seen)
+        validate_stage.CaseInput(profile, fields, documents, files, case.subject_company, key_seen, known_certificate)
     )
     route, extra = validate_stage.route(fields, findings + ctx.store.findings(case_id), profile, category)
     findings += extra
@@ -140,7 +159,8 @@ def is_clean(ctx: Context, case_id: str) -> bool:
 
 
 def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
-    """Issue for a case that is clean (validated + route issue) or approved by a reviewer; refuse otherwise."""
+    """Issue (新办/更新) or revoke (注销) for a case that is clean (validated + route issue) or approved by a
+    reviewer; refuse anything else."""
     start = time.perf_counter()
     case = ctx.store.get_case(case_id)
     if case.status == "validated":
@@ -151,11 +171,21 @@ def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
     if case.status != "issuing":
         ctx.store.transition(case_id, "issuing", actor=actor, detail="issuance started")
     fields = ctx.store.fields(case_id)
+    profile = ctx.profiles.get(case.office) or ctx.profiles[ctx.settings.default_office]
+    if (case.category or "新办") == "注销":
+        _revoke(ctx, case_id, fields, profile, actor)
+    else:
+        _issue_new(ctx, case_id, case.category or "新办", fields, profile, actor)
+    ctx.timing(case_id, "issue_s", time.perf_counter() - start)
+
+
+def _issue_new(
+    ctx: Context, case_id: str, category: str, fields: dict[str, Field], profile: OfficeProfile, actor: str
+) -> None:
     csr_docs = [d for d in _documents(ctx, case_id) if d.kind == DocKind.CSR]
     if not csr_docs:
         raise IssuanceRefused(f"case {case_id} has no CSR")
     csr_der = {name: data for name, _sha, data in _case_files(ctx, case_id)}[csr_docs[0].name]
-    profile = ctx.profiles.get(case.office) or ctx.profiles[ctx.settings.default_office]
     name = fields["applicant_name"].value
     out = ctx.issuer.issue(
         IssueRequest(
@@ -167,8 +197,115 @@ def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
             profile=dict(profile.raw.get("profile") or {}),
         )
     )
+    old_serial, old_revoke_at = None, None
+    if category == "更新" and "old_cert_serial" in fields:
+        old_serial = fields["old_cert_serial"].value
+        old_revoke_at = add_months(datetime.fromisoformat(out.not_before), 1)
+        ctx.store.schedule_revocation(old_serial, old_revoke_at, by_case=case_id)
+    outs = ctx.store.outputs(case_id)
+    files = [Path(outs[k]) for k in ("sign_cert", "env_cert", "envelope", "chain") if k in outs]
+    notice = _notice(
+        ctx,
+        case_id,
+        category,
+        fields,
+        profile,
+        [p.name for p in files],
+        issued_at=datetime.fromisoformat(out.not_before),
+        valid_until=datetime.fromisoformat(out.not_after),
+        old_serial=old_serial,
+        old_revoke_at=old_revoke_at,
+    )
     ctx.store.transition(case_id, "issued", actor=actor, detail=f"sign.cer serial {out.serial}")
-    ctx.timing(case_id, "issue_s", time.perf_counter() - start)
+    if _deliver(ctx, case_id, fields, profile, [*files, notice]):
+        ctx.store.transition(case_id, "delivered", actor=actor, detail="delivery mail sent")
+
+
+def _revoke(ctx: Context, case_id: str, fields: dict[str, Field], profile: OfficeProfile, actor: str) -> None:
+    serial_field = fields.get("old_cert_serial") or fields.get("cert.serial")
+    if serial_field is None or ctx.store.certificate(serial_field.value) is None:
+        raise IssuanceRefused(f"case {case_id}: the certificate to revoke is not one of ours")
+    now = datetime.now(UTC).replace(microsecond=0)
+    revoked = ctx.store.revoke_case_certificates(serial_field.value, "cessation_of_operation", now, actor=actor)
+    publish_crl(ctx.store, ctx.local_ca, ctx.settings.crl_path, now)
+    notice = _notice(ctx, case_id, "注销", fields, profile, [], old_serial=serial_field.value.upper(), revoked_at=now)
+    ctx.store.transition(case_id, "revoked", actor=actor, detail=f"revoked {', '.join(revoked)}; CRL published")
+    _deliver(ctx, case_id, fields, profile, [notice])
+
+
+def _notice(
+    ctx: Context,
+    case_id: str,
+    category: str,
+    fields: dict[str, Field],
+    profile: OfficeProfile,
+    files: list[str],
+    **dates: Any,
+) -> Path:
+    path = ctx.settings.outputs_dir / case_id / "告知书.docx"
+    blob = write_notice(
+        ctx.settings.forms_dir / "templates" / "notice.docx",
+        NoticeData(
+            case_id=case_id,
+            category=category,
+            customer=fields["applicant_name"].value if "applicant_name" in fields else "",
+            office_name=profile.name,
+            office_phone=str(profile.raw.get("office_phone", "")),
+            form_title=str(profile.raw.get("notice_title", "数字证书")),
+            handler=ctx.settings.clerk,
+            files=files,
+            **dates,
+        ),
+        path,
+    )
+    ctx.store.record_output(case_id, "notice", path, ctx.store.blobs.put(blob))
+    return path
+
+
+def _deliver(
+    ctx: Context, case_id: str, fields: dict[str, Field], profile: OfficeProfile, attachments: list[Path]
+) -> bool:
+    """Zip bundle and .eml in the outbox always; SMTP when configured.  True when mail was sent now."""
+    out_dir = ctx.settings.outputs_dir / case_id
+    bundle = out_dir.parent / f"{case_id}.zip"
+    ctx.store.record_output(case_id, "bundle", bundle, ctx.store.blobs.put(bundle_zip(attachments, bundle)))
+    recipient = fields["email"].value if "email" in fields else None
+    if not recipient:
+        return False
+    smtp = ctx.settings.smtp
+    msg = build_message(
+        sender=str(smtp.get("sender", "ca-office@localhost")),
+        recipient=recipient,
+        applicant=fields["applicant_name"].value if "applicant_name" in fields else "",
+        office_name=profile.name,
+        case_id=case_id,
+        attachments=attachments,
+    )
+    eml = write_outbox(ctx.store, case_id, msg, ctx.settings.outbox_dir)
+    ctx.store.record_output(case_id, "mail", eml, ctx.store.blobs.put(eml.read_bytes()))
+    if not smtp.get("host"):
+        return False
+    cfg = SmtpConfig(
+        host=str(smtp["host"]),
+        port=int(smtp.get("port", 587)),
+        security=str(smtp.get("security", "starttls")),
+        username=smtp.get("username"),
+        password=os.environ.get(str(smtp.get("password_env", "CERT_INTAKE_SMTP_PASSWORD"))),
+        sender=str(smtp.get("sender", "ca-office@localhost")),
+    )
+    return send_smtp(ctx.store, case_id, msg, cfg)
+
+
+def add_months(when: datetime, months: int) -> datetime:
+    month = when.month - 1 + months
+    year, month = when.year + month // 12, month % 12 + 1
+    day = min(
+        when.day,
+        [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][
+            month - 1
+        ],
+    )
+    return when.replace(year=year, month=month, day=day)
 
 
 # --------------------------------------------------------------------------- one case
@@ -186,6 +323,8 @@ def process_case(ctx: Context, case_id: str) -> dict[str, Any]:
             case = ctx.store.get_case(case_id)
         if (case.status == "validated" and case.route == str(Route.ISSUE)) or case.status in ("approved", "issuing"):
             run_issue(ctx, case_id)
+    except IssuancePending as exc:
+        log.info("%s", exc)
     except CertIntakeError as exc:
         _fail(ctx, case_id, exc)
     except Exception as exc:  # one bad case never stops the batch: record it, keep the originals

@@ -68,6 +68,18 @@ LAYOUT: list[tuple[int, list[tuple[str, int]]]] = [  # (row height, cells)
     (90, [("证书有效期", 1), ("{validity_years}年", 5)]),
 ]
 TITLE = "中国电子口岸数字证书申请表"
+# seed 000 (杭州): 机构证书申请表 with 更新 and 通信地址 instead of 邮件地址
+HANGZHOU_TITLE = "中国电子口岸机构证书申请表"
+HANGZHOU_CATEGORIES = ["新办", "注销", "更新"]
+_HANGZHOU_ROWS = {
+    "邮件地址": (90, [("通信地址", 1), ("{address}", 5)]),
+    # seed 000: no phone on the legal representative's row (it goes on the ID copy)
+    "法定代表人/\n主要负责人": (
+        100,
+        [("法定代表人/\n主要负责人", 1), ("{legal_rep_name}", 2), ("证件类型", 1), ("{legal_rep_id_type}", 2)],
+    ),
+}
+HANGZHOU_LAYOUT: list[tuple[int, list[tuple[str, int]]]] = [_HANGZHOU_ROWS.get(row[1][0][0], row) for row in LAYOUT]
 PROMISE = (
     "我单位已阅读《中国电子口岸数字证书申请须知》，了解数字证书用途、申领和使用过程中的注意事项。"
     "我单位向受理机构提供的信息和资料真实、有效，将按须知要求妥善保管密钥、使用数字证书。特此声明。"
@@ -127,7 +139,18 @@ def make_product_cert(rng: random.Random) -> str:
     return f"GM0033122{rng.randint(2020, 2025)}{rng.randint(1, 999):04d}"
 
 
-def random_truth(rng: random.Random, city: str = "厦门") -> dict[str, str]:
+def random_truth(rng: random.Random, city: str = "厦门", office: str = "xiamen") -> dict[str, str]:
+    truth = _random_truth(rng, city)
+    if office == "hangzhou":  # the 机构证书申请表 asks for 通信地址, not 邮件地址
+        del truth["email"]
+        del truth["legal_rep_phone"]
+        truth["address"] = (
+            f"{city}市{rng.choice(['西湖区', '拱墅区', '滨江区'])}{rng.choice(WORDS)}路{rng.randint(1, 999)}号"
+        )
+    return truth
+
+
+def _random_truth(rng: random.Random, city: str) -> dict[str, str]:
     division, address = CITY_PREFIX[city]
     company = f"{city}{rng.choice(WORDS)}{rng.choice(TRADES)}有限公司"
     return {
@@ -330,15 +353,16 @@ def degrade(img: Image.Image, style: ScanStyle, rng: random.Random) -> Image.Ima
 # --------------------------------------------------------------------------- rendering: DOCX
 
 
-def render_form_docx(truth: dict[str, str], path: Path) -> None:
+def render_form_docx(truth: dict[str, str], path: Path, office: str = "xiamen") -> None:
     from docx import Document
     from docx.shared import Pt
 
+    hangzhou = office == "hangzhou"
     doc = Document()
-    doc.add_heading(TITLE, level=1)
+    doc.add_heading(HANGZHOU_TITLE if hangzhou else TITLE, level=1)
     table = doc.add_table(rows=0, cols=len(COLUMNS))
     table.style = "Table Grid"
-    for _height, cells in LAYOUT:
+    for _height, cells in HANGZHOU_LAYOUT if hangzhou else LAYOUT:
         row = table.add_row()
         col = 0
         for text, span in cells:
@@ -346,9 +370,7 @@ def render_form_docx(truth: dict[str, str], path: Path) -> None:
             if span > 1:
                 cell = cell.merge(row.cells[col + span - 1])
             if text == "{category_row}":
-                marks = ["☑" if truth["category"] == c else "□" for c in CATEGORIES]
-                serial = truth.get("old_cert_serial", "")
-                content = f"{marks[0]}新办    {marks[1]}注销（待注销的证书[序号：{serial}]）"
+                content = _category_text(truth, hangzhou)
             else:
                 content = text.format(**truth) if "{" in text else text
             cell.text = content.replace("\n", "")
@@ -361,6 +383,18 @@ def render_form_docx(truth: dict[str, str], path: Path) -> None:
     doc.add_paragraph("申请单位公章：（已盖章）")
     doc.add_paragraph("法定代表人/主要负责人（或授权代理人）签字：")
     doc.save(str(path))
+
+
+def _category_text(truth: dict[str, str], hangzhou: bool) -> str:
+    cats = HANGZHOU_CATEGORIES if hangzhou else CATEGORIES
+    mark = {c: "☑" if truth["category"] == c else "□" for c in cats}
+    serial = truth.get("old_cert_serial", "")
+    revoke_serial = serial if truth["category"] == "注销" else ""
+    text = f"{mark['新办']}新办    {mark['注销']}注销（待注销的证书[序号：{revoke_serial}]）"
+    if hangzhou:
+        update_serial = serial if truth["category"] == "更新" else ""
+        text += f"    {mark['更新']}更新（原证书[序号：{update_serial}]将在新证书生效后一个月注销）"
+    return text
 
 
 # --------------------------------------------------------------------------- CSR

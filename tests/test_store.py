@@ -29,10 +29,12 @@ def test_migrations_create_schema_and_wal(store: Store) -> None:
         "audit",
         "certificates",
         "outputs",
+        "crl_state",
+        "deliveries",
     } <= tables
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     store.migrate()  # idempotent
 
 

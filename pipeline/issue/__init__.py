@@ -109,12 +109,14 @@ class LocalIssuer:
         env_cert = certify(enc_key.public_key, env_res.serial, "env_key_usage", ENV_KU)
         sealed = envelope.seal(enc_key, sign_pub)  # the clear encryption key never touches the disk
         del enc_key
+        bundle = envelope.csr_response(sign_cert, sealed, env_cert)
 
         for path, data, name in (
             (sign_path, sign_cert.dump(), "sign_cert"),
             (env_path, env_cert.dump(), "env_cert"),
             (env_key_path, sealed, "envelope"),
             (chain_path, self.ca.chain_path.read_bytes(), "chain"),
+            (out_dir / "csr-response.der", bundle, "csr_response"),
         ):
             atomic_write(path, data)
             self.store.record_output(req.case_id, name, path, self.store.blobs.put(data))

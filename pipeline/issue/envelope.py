@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 
-from asn1crypto import core
+from asn1crypto import core, x509
 
 from pipeline.issue import sm2
 
@@ -72,3 +72,28 @@ def open_envelope(der: bytes, recipient_key: sm2.PrivateKey) -> tuple[sm2.Privat
     if priv.public_key != pub:
         raise sm2.SM2Error("envelope private key does not match its public key")
     return priv, pub
+
+
+class CertificateSet(core.SetOf):
+    _child_spec = x509.Certificate
+
+
+class CSRResponse(core.Sequence):
+    """GM/T 0092-2020 §8: signCertificate, [0] encryptedPrivateKey, [1] encryptCertificate."""
+
+    _fields = [  # noqa: RUF012
+        ("sign_certificate", CertificateSet),
+        ("encrypted_private_key", SM2EnvelopedKey, {"explicit": 0, "optional": True}),
+        ("encrypt_certificate", CertificateSet, {"explicit": 1, "optional": True}),
+    ]
+
+
+def csr_response(sign_cert: x509.Certificate, sealed: bytes, env_cert: x509.Certificate) -> bytes:
+    resp = CSRResponse(
+        {
+            "sign_certificate": [sign_cert],
+            "encrypted_private_key": SM2EnvelopedKey.load(sealed),
+            "encrypt_certificate": [env_cert],
+        }
+    )
+    return bytes(resp.dump())

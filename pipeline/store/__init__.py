@@ -23,7 +23,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from pipeline.errors import InvalidTransition, StoreError
 from pipeline.fsutil import atomic_write
 from pipeline.models import Field, Finding
-from pipeline.store.schema import Audit, Blob, Case, CaseField, CaseFile, CaseFinding, Certificate, Output
+from pipeline.store.schema import (
+    Audit,
+    Blob,
+    Case,
+    CaseField,
+    CaseFile,
+    CaseFinding,
+    Certificate,
+    CrlState,
+    Delivery,
+    Output,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -35,7 +46,7 @@ TRANSITIONS: dict[str, set[str]] = {
     "validated": {"validated", "extracted", "review", "issuing", "failed"},
     "review": {"review", "extracted", "validated", "approved", "rejected"},
     "approved": {"issuing", "review", "failed"},
-    "issuing": {"issued", "failed"},
+    "issuing": {"issued", "revoked", "failed"},
     "issued": {"delivered", "revoked"},
     "delivered": {"revoked"},
     "failed": {"received", "extracted", "validated"},
@@ -348,3 +359,74 @@ class Store:
     def audit_rows(self, case_id: str) -> list[Audit]:
         with self.sessions() as s:
             return list(s.scalars(select(Audit).where(Audit.case_id == case_id).order_by(Audit.id)))
+
+    # ------------------------------------------------------------------ revocation
+    def certificate(self, serial_hex: str) -> Certificate | None:
+        with self.sessions() as s:
+            return s.get(Certificate, serial_hex.upper())
+
+    def revoke_case_certificates(self, serial_hex: str, reason: str, at: datetime, actor: str = "system") -> list[str]:
+        """Revoke the certificate ``serial_hex`` and its dual partner (same case); returns revoked serials."""
+        with self.session() as s:
+            cert = s.get(Certificate, serial_hex.upper())
+            if cert is None:
+                raise StoreError(f"no certificate {serial_hex}")
+            pair = list(s.scalars(select(Certificate).where(Certificate.case_id == cert.case_id)))
+            done = []
+            for c in pair:
+                if c.state == "issued":
+                    c.state, c.revoked_at, c.revocation_reason = "revoked", at, reason
+                    c.scheduled_revocation_at = None
+                    done.append(c.serial)
+            s.add(
+                Audit(
+                    case_id=cert.case_id,
+                    actor=actor,
+                    from_status=None,
+                    to_status=None,
+                    detail=f"revoked {', '.join(done)} ({reason})",
+                )
+            )
+            return done
+
+    def schedule_revocation(self, serial_hex: str, at: datetime, by_case: str) -> None:
+        with self.session() as s:
+            cert = s.get(Certificate, serial_hex.upper())
+            if cert is None:
+                raise StoreError(f"no certificate {serial_hex}")
+            cert.scheduled_revocation_at, cert.scheduled_by_case = at, by_case
+
+    def due_revocations(self, now: datetime) -> list[Certificate]:
+        with self.sessions() as s:
+            q = select(Certificate).where(
+                Certificate.state == "issued",
+                Certificate.kind == "sign",
+                Certificate.scheduled_revocation_at.is_not(None),
+                Certificate.scheduled_revocation_at <= now,
+            )
+            return list(s.scalars(q))
+
+    def revoked(self) -> list[Certificate]:
+        with self.sessions() as s:
+            return list(
+                s.scalars(select(Certificate).where(Certificate.state == "revoked").order_by(Certificate.revoked_at))
+            )
+
+    def next_crl_number(self, path: str, at: datetime) -> int:
+        with self.session() as s:
+            state = s.get(CrlState, 1, with_for_update=True)
+            if state is None:
+                state = CrlState(id=1, number=0)
+                s.add(state)
+            state.number += 1
+            state.published_at, state.path = at, path
+            return state.number
+
+    # ------------------------------------------------------------------ delivery
+    def delivery(self, case_id: str, channel: str) -> Delivery | None:
+        with self.sessions() as s:
+            return s.scalars(select(Delivery).where(Delivery.case_id == case_id, Delivery.channel == channel)).first()
+
+    def record_delivery(self, case_id: str, channel: str, recipient: str, message_id: str) -> None:
+        with self.session() as s:
+            s.add(Delivery(case_id=case_id, channel=channel, recipient=recipient, message_id=message_id))

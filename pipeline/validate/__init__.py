@@ -11,9 +11,12 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from hashlib import sha256
 
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, ValidationError
 
+from pipeline.extract.der import parse_certificate
 from pipeline.extract.forms import OfficeProfile
 from pipeline.models import DocKind, Document, Field, Finding, Route, Severity, error, warning
 from pipeline.validate import identifiers as ids
@@ -60,6 +63,16 @@ class CaseInput:
     files: dict[str, bytes]  # name → bytes (for CSR and certificate checks)
     subject_company: str | None = None
     key_seen_before: Callable[[str], str | None] | None = None  # fingerprint → case id already certified
+    certificate_lookup: Callable[[str], KnownCertificate | None] | None = None  # serial → one of ours
+
+
+@dataclass(frozen=True)
+class KnownCertificate:
+    serial: str
+    org_code: str | None
+    state: str  # issued | revoked | reserved
+    not_after: datetime | None
+    der_sha256: str | None
 
 
 def _category(fields: dict[str, Field], profile: OfficeProfile) -> tuple[str | None, list[Finding]]:
@@ -266,13 +279,67 @@ def _csr_findings(case: CaseInput, category: str | None) -> list[Finding]:
     return out
 
 
+def _norm_serial(serial: str) -> str:
+    return serial.strip().upper().lstrip("0") or "0"
+
+
+def _old_certificate_findings(case: CaseInput, category: str | None) -> list[Finding]:
+    """注销 / 更新: the .cer in the case is ours, matches 待注销/原证书 序号 and the organisation."""
+    if category not in ("注销", "更新"):
+        return []
+    out: list[Finding] = []
+    field = case.fields.get("old_cert_serial")
+    cert_docs = [d for d in case.documents if d.kind == DocKind.CERTIFICATE]
+    file_serial = None
+    der_sha = None
+    if cert_docs:
+        data = case.files.get(cert_docs[0].name, b"")
+        parsed = parse_certificate(data)
+        if parsed.error or not parsed.serial_hex:
+            out.append(error("OLD_CERT_UNREADABLE", None, f"证书文件“{cert_docs[0].name}”无法解析"))
+        else:
+            file_serial = parsed.serial_hex
+            der_sha = sha256(parsed.der or b"").hexdigest()
+            if field and _norm_serial(field.value) != _norm_serial(file_serial):
+                out.append(
+                    error(
+                        "OLD_CERT_SERIAL_MISMATCH",
+                        "old_cert_serial",
+                        f"申请表填写的证书序号 {field.value} 与提交的证书文件序号 {file_serial} 不一致",
+                        field.evidence,
+                    )
+                )
+    serial = file_serial or (field.value if field else None)
+    if not serial or case.certificate_lookup is None:
+        return out
+    known = case.certificate_lookup(_norm_serial(serial))
+    if known is None or (der_sha and known.der_sha256 and der_sha != known.der_sha256):
+        out.append(error("OLD_CERT_UNKNOWN", "old_cert_serial", f"序号为 {serial} 的证书不是本受理点签发的证书"))
+        return out
+    org = case.fields.get("org_code")
+    if org and known.org_code and org.value != known.org_code:
+        out.append(
+            error(
+                "OLD_CERT_ORG_MISMATCH",
+                "old_cert_serial",
+                f"待{category}证书属于机构代码 {known.org_code}，与申请表 {org.value} 不一致",
+            )
+        )
+    if known.state == "revoked":
+        out.append(error("OLD_CERT_REVOKED", "old_cert_serial", f"序号为 {serial} 的证书已经注销"))
+    elif category == "注销" and known.not_after and known.not_after.replace(tzinfo=None) < datetime.now():
+        out.append(error("OLD_CERT_EXPIRED", "old_cert_serial", f"序号为 {serial} 的证书已过期，到期后自动注销"))
+    return out
+
+
 def validate_case(case: CaseInput) -> tuple[str | None, list[Finding]]:
     """(category, findings)."""
     category, findings = _category(case.fields, case.profile)
     findings += _identifier_findings(case.fields)
     findings += _form_findings(case.fields, case.profile, category)
     findings += _materials(case.documents, case.profile, category)
-    findings += _csr_findings(case, category)
+    findings += _csr_findings(case, category) if category != "注销" else []
+    findings += _old_certificate_findings(case, category)
     if case.subject_company and case.fields.get("applicant_name"):
         if normalise_name(case.subject_company) != normalise_name(case.fields["applicant_name"].value):
             findings.append(

@@ -1,0 +1,112 @@
+"""受理登记表 (.xlsx): one row per case, a sheet per month, rebuilt idempotently from the store."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from pipeline.fsutil import atomic_write
+from pipeline.store import Store
+
+HEADERS = [
+    "受理编号",
+    "受理日期",
+    "申请单位",
+    "机构代码",
+    "申请类别",
+    "经办人",
+    "联系电话",
+    "审核结果",
+    "证书序列号",
+    "签发日期",
+    "有效期至",
+    "注销日期",
+    "备注",
+]
+WIDTHS = [22, 12, 34, 22, 9, 10, 14, 10, 44, 12, 12, 12, 40]
+RESULT_ZH = {
+    "issued": "已签发",
+    "delivered": "已交付",
+    "revoked": "已注销",
+    "review": "待审核",
+    "approved": "已批准",
+    "rejected": "不予受理",
+    "failed": "处理失败",
+    "duplicate": "重复提交",
+    "received": "已接收",
+    "extracted": "已识别",
+    "validated": "已校验",
+    "issuing": "签发中",
+}
+
+
+def mask_phone(phone: str | None) -> str:
+    if not phone:
+        return ""
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
+
+
+def _d(value: datetime | None) -> str:
+    return value.date().isoformat() if value else ""
+
+
+def build_ledger(store: Store) -> bytes:
+    by_month: dict[str, list[list[str]]] = defaultdict(list)
+    for case in store.list_cases():
+        fields = store.fields(case.id)
+        certs = {c.kind: c for c in store.certificates(case.id)}
+        sign = certs.get("sign")
+        revoked_dates = [c.revoked_at for c in store.revoked() if c.case_id == case.id]
+        findings = [f.code for f in store.findings(case.id, unresolved_only=True) if f.severity != "info"]
+        note = ""
+        if case.duplicate_of:
+            note = f"重复提交，原案件 {case.duplicate_of}"
+        elif findings:
+            note = "；".join(dict.fromkeys(findings))
+        row = [
+            case.id,
+            _d(case.created_at),
+            case.applicant_name or "",
+            case.org_code or "",
+            case.category or "",
+            fields["handler_name"].value if "handler_name" in fields else "",
+            mask_phone(fields["handler_phone"].value if "handler_phone" in fields else None),
+            RESULT_ZH.get(case.status, case.status),
+            sign.serial if sign and sign.state != "reserved" else "",
+            _d(sign.not_before) if sign else "",
+            _d(sign.not_after) if sign else "",
+            _d(revoked_dates[0]) if revoked_dates else "",
+            note,
+        ]
+        by_month[f"{case.created_at:%Y-%m}"].append(row)
+    wb = Workbook()
+    wb.remove(wb.active)
+    if not by_month:
+        by_month[f"{datetime.now():%Y-%m}"] = []
+    for month in sorted(by_month):
+        ws = wb.create_sheet(month)
+        ws.append(HEADERS)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+            cell.fill = PatternFill("solid", fgColor="DDEBF7")
+            cell.alignment = Alignment(horizontal="center")
+        for row in by_month[month]:
+            ws.append(row)
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(HEADERS))}{max(ws.max_row, 1)}"
+        for i, w in enumerate(WIDTHS, 1):
+            ws.column_dimensions[get_column_letter(i)].width = w
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def write_ledger(store: Store, path: Path) -> Path:
+    atomic_write(path, build_ledger(store))
+    return path
