@@ -60,6 +60,8 @@ def test_demo_plain_loop(tmp_path: Path) -> None:
     home = tmp_path / "demo-home"
     r = run([*CLI, "--home", str(home), "demo", "--no-prefect"], timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert r.stdout.count("issued") == 2 and "ORG_CODE_CHECKSUM" in r.stdout
-    assert len(list((home / "outputs").iterdir())) == 2
+    assert r.stdout.count("│ issued │") == 2 and "ORG_CODE_CHECKSUM" in r.stdout, r.stdout
+    assert len([p for p in (home / "outputs").iterdir() if p.is_dir()]) == 2
+    assert len(list((home / "outputs").glob("*.zip"))) == 2
+    assert (home / "ledger" / "受理登记表.xlsx").exists()
     assert SAMPLES.is_dir()
