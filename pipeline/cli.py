@@ -90,7 +90,15 @@ def cmd_ca_init(args: argparse.Namespace) -> int:
     from pipeline.issue.ca import LocalCA
 
     settings = _settings(args)
-    ca = LocalCA.init(settings.ca_dir, organisation=args.organisation)
+    password = None
+    if args.prompt:
+        import getpass
+
+        password = getpass.getpass("CA key password: ")
+        if not password or password != getpass.getpass("again: "):
+            print("passwords empty or different", file=sys.stderr)
+            return 2
+    ca = LocalCA.init(settings.ca_dir, organisation=args.organisation, password=password)
     print(f"CA created in {ca.directory}")
     print(f"  root:    {ca.root_path}\n  issuing: {ca.issuing_path}\n  chain:   {ca.chain_path}")
     if (ca.directory / "dev-password").exists():
@@ -176,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     ca = sub.add_parser("ca", help="local development SM2 CA").add_subparsers(dest="ca_command", required=True)
     ci = ca.add_parser("init", help="create root + issuing CA in the home (never overwrites)")
     ci.add_argument("--organisation", default="cert-intake 开发测试CA")
+    ci.add_argument(
+        "--prompt",
+        action="store_true",
+        help="ask for the key password (else CERT_INTAKE_CA_PASSWORD, else a development password file)",
+    )
     ci.set_defaults(func=cmd_ca_init)
 
     crl = sub.add_parser("crl", help="publish an SM2-signed CRL of every revoked certificate")

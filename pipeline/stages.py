@@ -26,7 +26,7 @@ from pipeline.issue import Issuer, IssueRequest, LocalIssuer
 from pipeline.issue.ca import LocalCA
 from pipeline.issue.delivery import SmtpConfig, build_message, bundle_zip, send_smtp, write_outbox
 from pipeline.issue.external import ExternalIssuer, IssuancePending
-from pipeline.issue.notice import NoticeData, write_notice
+from pipeline.issue.notice import NoticeData, to_pdf, write_notice
 from pipeline.issue.revoke import publish_crl
 from pipeline.models import DocKind, Document, Field, Route, Severity, TextSource
 from pipeline.store import Store
@@ -259,6 +259,10 @@ def _notice(
         path,
     )
     ctx.store.record_output(case_id, "notice", path, ctx.store.blobs.put(blob))
+    if profile.raw.get("notice_pdf"):
+        pdf = to_pdf(path)
+        if pdf is not None:
+            ctx.store.record_output(case_id, "notice_pdf", pdf, ctx.store.blobs.put(pdf.read_bytes()))
     return path
 
 

@@ -79,6 +79,11 @@ def test_new_case_outputs_notice_mail_and_ledger(ctx: Context, tmp_path: Path) -
     assert msg["To"] == truth["email"] and truth["applicant_name"] in msg["Subject"]
     names = sorted(p.get_filename() for p in msg.iter_attachments())
     assert names == sorted(["sign.cer", "env.cer", "envprivatekey", "ca-chain.pem", "告知书.docx"])
+    # the office profile asks for the USCC extension in addition to subject serialNumber
+    pem = tmp_path / "sign.pem"
+    assert run(["openssl", "x509", "-inform", "DER", "-in", outs["sign_cert"], "-out", str(pem)]).returncode == 0
+    text_x509 = run(["openssl", "x509", "-in", str(pem), "-noout", "-text"]).stdout
+    assert "1.2.156.10260.4.1.4" in text_x509 and truth["org_code"] in text_x509
     # CSRResponse is DER that OpenSSL's generic parser reads
     parsed = run(["openssl", "asn1parse", "-inform", "DER", "-in", outs["csr_response"]])
     assert parsed.returncode == 0 and "cont [ 0 ]" in parsed.stdout and "cont [ 1 ]" in parsed.stdout

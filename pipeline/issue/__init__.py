@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from asn1crypto import pem, x509
+from asn1crypto import core, pem, x509
 
 from pipeline.errors import IssuanceRefused
 from pipeline.extract.der import parse_csr
@@ -92,6 +92,11 @@ class LocalIssuer:
         if sign_res.state == "issued" and env_res.state == "issued" and sign_path.exists() and env_path.exists():
             return self._outputs(req.case_id, sign_res.serial)  # idempotent re-run
 
+        extensions: tuple[tuple[str, bytes], ...] = ()
+        uscc_oid = req.profile.get("uscc_extension_oid")
+        if uscc_oid and req.org_code:  # GM/T 0015-style organisation identifier extension, per profile
+            extensions = ((str(uscc_oid), core.UTF8String(req.org_code).dump()),)
+
         def certify(pub: sm2.PublicKey, serial: str, usage_key: str, default: tuple[str, ...]) -> x509.Certificate:
             spec = CertSpec(
                 subject=subject,
@@ -101,6 +106,7 @@ class LocalIssuer:
                 serial=int(serial, 16),
                 key_usage=_usage(req.profile, usage_key, default),
                 crl_url=crl_url,
+                extra_extensions=extensions,
             )
             return build_certificate(spec, self.ca.issuer_name, self.ca.issuing_key, self.ca.issuing_key_id)
 

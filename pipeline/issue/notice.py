@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -12,6 +15,7 @@ from docx import Document
 
 from pipeline.fsutil import atomic_write
 
+log = logging.getLogger(__name__)
 TICK, BOX = "☑", "□"
 BLANK = "____"
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -105,3 +109,22 @@ def write_notice(template: Path, data: NoticeData, path: Path) -> bytes:
     blob = render(template, data)
     atomic_write(path, blob)
     return blob
+
+
+def to_pdf(docx: Path, timeout: float = 120.0) -> Path | None:
+    """Render the notice to PDF with LibreOffice when it is installed; None otherwise or on failure."""
+    office = shutil.which("soffice") or shutil.which("libreoffice")
+    if office is None:
+        return None
+    try:
+        subprocess.run(
+            [office, "--headless", "--convert-to", "pdf", "--outdir", str(docx.parent), str(docx)],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        log.warning("LibreOffice could not render %s: %s", docx.name, exc)
+        return None
+    pdf = docx.with_suffix(".pdf")
+    return pdf if pdf.exists() else None
