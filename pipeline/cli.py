@@ -37,12 +37,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     if missing:
         print(f"路径不存在: {', '.join(missing)}", file=sys.stderr)
         return 2
-    results = _run(settings, [Path(p) for p in args.paths])
-    for r in results:
-        if args.json:
-            print(json.dumps(r, ensure_ascii=False))
-        else:
-            print(f"{r['case_id']}  {r['status']:<10} {r.get('route') or '-':<7} {r['source']['path']}")
+    _print_results(_run(settings, [Path(p) for p in args.paths]), args.json)
     return 0
 
 
@@ -164,6 +159,51 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_results(results: list[dict[str, Any]], as_json: bool) -> None:
+    for r in results:
+        if as_json:
+            print(json.dumps(r, ensure_ascii=False), flush=True)
+        else:
+            print(f"{r['case_id']}  {r['status']:<10} {r.get('route') or '-':<7} {r['source']['path']}", flush=True)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from pipeline.ingest.watch import InboxWatcher
+    from pipeline.stages import Context, ingest_path, process_outcomes
+
+    ctx = Context(_settings(args))
+    inbox = Path(args.dir) if args.dir else (ctx.settings.inbox_dir or ctx.settings.home / "inbox")
+    settle = args.settle if args.settle is not None else ctx.settings.watch_settle
+
+    def handle(entry: Path) -> None:
+        _print_results(process_outcomes(ctx, ingest_path(ctx, entry)), args.json)
+
+    watcher = InboxWatcher(inbox, handle, settle=settle, polling=args.polling or ctx.settings.watch_polling)
+    print(
+        f"watching {inbox} (settle {settle}s{', polling' if watcher.polling else ''}); Ctrl-C to stop",
+        file=sys.stderr,
+        flush=True,
+    )
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
+    try:
+        watcher.run()
+    except KeyboardInterrupt:
+        watcher.stop()
+    return 0
+
+
+def cmd_fetch_mail(args: argparse.Namespace) -> int:
+    from pipeline.ingest.imap import fetch
+    from pipeline.stages import Context, imap_config, process_outcomes
+
+    ctx = Context(_settings(args))
+    outcomes = fetch(ctx.store, imap_config(ctx), ctx.settings.default_office)
+    _print_results(process_outcomes(ctx, outcomes), args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="cert-intake", description="SM2 证书受理：收件、识别、校验、分流、签发")
     ap.add_argument("--home", help="data directory (database, blobs, CA, outputs); env CERT_INTAKE_HOME")
@@ -190,6 +230,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="ask for the key password (else CERT_INTAKE_CA_PASSWORD, else a development password file)",
     )
     ci.set_defaults(func=cmd_ca_init)
+
+    w = sub.add_parser("watch", help="watch the inbox folder and take settled submissions (runs until stopped)")
+    w.add_argument("dir", nargs="?")
+    w.add_argument("--settle", type=float, default=None, help="seconds a submission must stay unchanged")
+    w.add_argument("--polling", action="store_true", help="poll instead of inotify (network shares)")
+    w.add_argument("--json", action="store_true")
+    w.set_defaults(func=cmd_watch)
+    fm = sub.add_parser("fetch-mail", help="one IMAP poll of the office mailbox")
+    fm.add_argument("--json", action="store_true")
+    fm.set_defaults(func=cmd_fetch_mail)
 
     crl = sub.add_parser("crl", help="publish an SM2-signed CRL of every revoked certificate")
     crl.add_argument("--out")

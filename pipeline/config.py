@@ -30,6 +30,10 @@ class Settings:
     use_prefect: bool = True
     external_dir: Path | None = None
     smtp: dict[str, Any] = field(default_factory=dict)
+    imap: dict[str, Any] = field(default_factory=dict)
+    inbox_dir: Path | None = None
+    watch_settle: float = 5.0
+    watch_polling: bool = False
     clerk: str = "受理员"
 
     @property
@@ -94,6 +98,10 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
         use_prefect=str(pick("use_prefect", "1")).lower() not in ("0", "false", "no"),
         external_dir=Path(str(pick("external_dir", home_path / "external"))),
         smtp=dict(file_cfg.get("smtp") or {}),
+        imap=dict(file_cfg.get("imap") or {}),
+        inbox_dir=Path(str(pick("inbox_dir", home_path / "inbox"))),
+        watch_settle=float(pick("watch_settle", 5.0)),
+        watch_polling=str(pick("watch_polling", "0")).lower() in ("1", "true", "yes"),
         clerk=str(pick("clerk", "受理员")),
     )
 

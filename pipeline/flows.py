@@ -15,7 +15,7 @@ from prefect import flow, task
 
 from pipeline.config import Settings, load_settings
 from pipeline.issue.ledger import write_ledger
-from pipeline.stages import Context, case_contract, ingest_path
+from pipeline.stages import Context, case_contract, ingest_path, process_outcomes
 from pipeline.stages import process_case as process_case_plain
 
 _CONTEXTS: dict[str, Context] = {}
@@ -61,10 +61,7 @@ def run_batch(settings: Settings, paths: list[Path]) -> tuple[Context, list[dict
     The 受理登记表 is rebuilt from the store after the batch."""
     ctx = _context(str(settings.home))
     if not settings.use_prefect:
-        results = []
-        for p in paths:
-            for o in ingest_path(ctx, p):
-                results.append(case_contract(ctx, o.case_id) if o.duplicate_of else process_case_plain(ctx, o.case_id))
+        results = [r for p in paths for r in process_outcomes(ctx, ingest_path(ctx, p))]
     else:
         results = process_batch(str(settings.home), [str(p) for p in paths])
     write_ledger(ctx.store, settings.ledger_path)

@@ -19,9 +19,10 @@ from pipeline import extract as extract_stage
 from pipeline import ingest as ingest_stage
 from pipeline import validate as validate_stage
 from pipeline.config import Settings
-from pipeline.errors import CertIntakeError, IssuanceRefused
+from pipeline.errors import CertIntakeError, ConfigError, IssuanceRefused
 from pipeline.extract.forms import OfficeProfile, load_profiles
 from pipeline.extract.ocr import OcrEngine, get_engine
+from pipeline.ingest.imap import ImapConfig
 from pipeline.issue import Issuer, IssueRequest, LocalIssuer
 from pipeline.issue.ca import LocalCA
 from pipeline.issue.delivery import SmtpConfig, build_message, bundle_zip, send_smtp, write_outbox
@@ -71,6 +72,26 @@ class Context:
 
 def ingest_path(ctx: Context, path: Path) -> list[ingest_stage.IngestOutcome]:
     return [ingest_stage.ingest(ctx.store, sub, ctx.settings.default_office) for sub in ingest_stage.collect(path)]
+
+
+def process_outcomes(ctx: Context, outcomes: list[ingest_stage.IngestOutcome]) -> list[dict[str, Any]]:
+    """Run the stages for freshly ingested cases (duplicates are reported, not processed again)."""
+    return [case_contract(ctx, o.case_id) if o.duplicate_of else process_case(ctx, o.case_id) for o in outcomes]
+
+
+def imap_config(ctx: Context) -> ImapConfig:
+    cfg = ctx.settings.imap
+    if not cfg.get("host"):
+        raise ConfigError("no IMAP server configured: add `imap:` (host, port, username, password_env) to config.yaml")
+    return ImapConfig(
+        host=str(cfg["host"]),
+        port=int(cfg.get("port", 993)),
+        security=str(cfg.get("security", "ssl")),
+        username=str(cfg.get("username", "")),
+        password=os.environ.get(str(cfg.get("password_env", "CERT_INTAKE_IMAP_PASSWORD")), ""),
+        folder=str(cfg.get("folder", "INBOX")),
+        move_to=cfg.get("move_to"),
+    )
 
 
 # --------------------------------------------------------------------------- extract

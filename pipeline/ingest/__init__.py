@@ -1,7 +1,9 @@
-"""Ingest: turn what arrived (a folder of case folders, one case folder, a file) into cases in the store.
+"""Ingest: turn what arrived into cases in the store.
 
-Issue scope here: local paths.  Every original is stored by sha256 before the case exists; the same
-set of files arriving again is recognised by its fingerprint and recorded as a duplicate.
+A folder of case folders, one case folder, a loose file, an archive (.zip/.7z), an .eml, an .mbox, a
+Maildir or an .iso image each become one case per submission (one per message for mailboxes).  Every
+original is stored by sha256 before the case exists; the same set of files arriving again is
+recognised by its fingerprint and recorded as a duplicate.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.ingest import archive, mail, media
 from pipeline.ingest.names import safe_name, unique_name
-from pipeline.models import Finding, warning
+from pipeline.models import Finding, error, warning
 from pipeline.store import Store, sha256_bytes
 
 log = logging.getLogger(__name__)
@@ -22,12 +25,13 @@ MAX_FILES_PER_CASE = 200
 
 @dataclass(frozen=True)
 class Submission:
-    kind: str  # folder | file
-    path: Path
+    kind: str  # folder | file | email | archive | media
+    path: str
     files: list[tuple[str, bytes]]
     findings: list[Finding]
     subject: str | None = None
     subject_company: str | None = None
+    mail_key: tuple[str, str, str] | None = None  # (mailbox, UIDVALIDITY, UID) for IMAP
 
 
 @dataclass(frozen=True)
@@ -64,27 +68,71 @@ def _read_folder(folder: Path) -> Submission:
         findings.append(
             warning("TOO_MANY_FILES", None, f"案件文件数 {len(entries)} 超过上限 {MAX_FILES_PER_CASE}，多余文件未读取")
         )
-    return Submission("folder", folder, files, findings)
+    return Submission("folder", str(folder), files, findings)
+
+
+def from_mail_bytes(raw: bytes, source: str, mail_key: tuple[str, str, str] | None = None) -> Submission:
+    subject, files, findings = mail.mail_files(raw)
+    return Submission("email", source, files, findings, subject or None, mail.subject_company(subject), mail_key)
+
+
+def from_file(path: Path) -> list[Submission]:
+    """One file: an .eml, an mbox, an .iso, an archive, or a loose document (a case of its own)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return [Submission("file", str(path), [], [warning("FILE_UNREADABLE", None, f"文件无法读取：{exc}")])]
+    name = safe_name(path.name)
+    lower = name.lower()
+    if lower.endswith(".eml"):
+        return [from_mail_bytes(data, str(path))]
+    if lower.endswith(".mbox"):
+        try:
+            return [from_mail_bytes(raw, key) for key, raw in mail.iter_mbox(path)]
+        except (OSError, ValueError) as exc:
+            return [Submission("email", str(path), [], [error("MBOX_UNREADABLE", None, f"邮箱文件无法读取：{exc}")])]
+    if lower.endswith(".iso") or media.is_iso(data):
+        files, findings = media.read_iso(data, name)
+        return [Submission("media", str(path), files, findings)]
+    if lower.endswith(archive.ARCHIVE_SUFFIXES):
+        if archive.is_archive(name, data):
+            unpacked = archive.unpack(name, data)
+            return [Submission("archive", str(path), unpacked.files, unpacked.findings)]
+        return [
+            Submission(
+                "archive",
+                str(path),
+                [(name, data)],
+                [error("ARCHIVE_CORRUPT", None, f"压缩包“{name}”已损坏或不是压缩文件")],
+            )
+        ]
+    return [Submission("file", str(path), [(name, data)], [])]
 
 
 def collect(path: Path) -> list[Submission]:
-    """A file → one case; a folder with files only → one case; a folder of folders → a case each
-    (loose files beside them become cases of their own)."""
+    """What one path holds: a file (see :func:`from_file`), a Maildir (a case per message), a folder with
+    files only (one case), or a folder of folders (a case per subfolder; loose files are cases of their own)."""
     path = path.resolve()
     if path.is_file():
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            return [Submission("file", path, [], [warning("FILE_UNREADABLE", None, f"文件无法读取：{exc}")])]
-        return [Submission("file", path, [(safe_name(path.name), data)], [])]
+        return from_file(path)
     if not path.is_dir():
         return []
+    if mail.is_maildir(path):
+        return [from_mail_bytes(raw, key) for key, raw in mail.iter_maildir(path)]
     children = sorted(p for p in path.iterdir() if not p.name.startswith("."))
     subdirs = [p for p in children if p.is_dir()]
     if not subdirs:
         return [_read_folder(path)]
-    subs = [_read_folder(d) for d in subdirs]
-    subs += [Submission("file", f, [(safe_name(f.name), f.read_bytes())], []) for f in children if f.is_file()]
+    subs: list[Submission] = []
+    for d in subdirs:
+        subs += (
+            [from_mail_bytes(raw, key) for key, raw in mail.iter_maildir(d)]
+            if mail.is_maildir(d)
+            else [_read_folder(d)]
+        )
+    for f in children:
+        if f.is_file():
+            subs += from_file(f)
     return subs
 
 
@@ -106,6 +154,7 @@ def ingest(store: Store, sub: Submission, office: str, actor: str = "system") ->
         subject=sub.subject,
         subject_company=sub.subject_company,
         actor=actor,
+        mail_key=sub.mail_key,
     )
     if previous is not None:
         findings.append(

@@ -33,6 +33,7 @@ from pipeline.store.schema import (
     Certificate,
     CrlState,
     Delivery,
+    MailLedger,
     Output,
 )
 
@@ -144,6 +145,7 @@ class Store:
         subject: str | None = None,
         subject_company: str | None = None,
         actor: str = "system",
+        mail_key: tuple[str, str, str] | None = None,
     ) -> Case:
         """Store the originals and create the case (status ``received``) in one transaction."""
         hashes = [(name, self.blobs.put(data), len(data)) for name, data in files]
@@ -178,7 +180,22 @@ class Store:
                     detail=f"ingested {len(files)} file(s) from {source_kind}: {source_path}",
                 )
             )
+            if mail_key is not None:  # same transaction: the case and its ledger row exist together or not at all
+                s.add(MailLedger(mailbox=mail_key[0], uidvalidity=mail_key[1], uid=mail_key[2], case_id=case_id))
         return self.get_case(case_id)
+
+    def mail_seen(self, mailbox: str, uidvalidity: str, uid: str) -> MailLedger | None:
+        with self.sessions() as s:
+            q = select(MailLedger).where(
+                MailLedger.mailbox == mailbox, MailLedger.uidvalidity == uidvalidity, MailLedger.uid == uid
+            )
+            return s.scalars(q).first()
+
+    def mail_flagged(self, ledger_id: int) -> None:
+        with self.session() as s:
+            row = s.get(MailLedger, ledger_id)
+            if row is not None:
+                row.flagged = True
 
     def get_case(self, case_id: str) -> Case:
         with self.sessions() as s:

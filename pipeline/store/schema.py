@@ -137,3 +137,15 @@ class Delivery(Base):
     message_id: Mapped[str] = mapped_column(String(255))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     __table_args__ = (UniqueConstraint("case_id", "channel"),)
+
+
+class MailLedger(Base):
+    __tablename__ = "mail_ledger"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mailbox: Mapped[str] = mapped_column(String(255))
+    uidvalidity: Mapped[str] = mapped_column(String(32))
+    uid: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (UniqueConstraint("mailbox", "uidvalidity", "uid"),)
