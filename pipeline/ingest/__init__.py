@@ -9,7 +9,7 @@ recognised by its fingerprint and recorded as a duplicate.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.ingest import archive, mail, media
@@ -27,11 +27,12 @@ MAX_FILES_PER_CASE = 200
 class Submission:
     kind: str  # folder | file | email | archive | media
     path: str
-    files: list[tuple[str, bytes]]
+    files: list[tuple[str, bytes]]  # the documents of the case
     findings: list[Finding]
     subject: str | None = None
     subject_company: str | None = None
     mail_key: tuple[str, str, str] | None = None  # (mailbox, UIDVALIDITY, UID) for IMAP
+    originals: list[tuple[str, bytes]] = field(default_factory=list)  # containers kept as received
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,33 @@ class IngestOutcome:
     findings: list[Finding]
 
 
+def expand(
+    name: str, data: bytes, files: list[tuple[str, bytes]], originals: list[tuple[str, bytes]], findings: list[Finding]
+) -> None:
+    """A document goes to ``files``; an archive or a mail goes to ``originals`` and its contents to ``files``."""
+    lower = name.lower()
+    if lower.endswith(archive.ARCHIVE_SUFFIXES) and archive.is_archive(name, data):
+        unpacked = archive.unpack(name, data)
+        findings.extend(unpacked.findings)
+        inner = unpacked.files
+    elif lower.endswith(".eml"):
+        _subject, inner, mail_findings = mail.mail_files(data)
+        findings.extend(mail_findings)
+    elif lower.endswith(archive.ARCHIVE_SUFFIXES):
+        findings.append(error("ARCHIVE_CORRUPT", None, f"压缩包“{name}”已损坏或不是压缩文件"))
+        originals.append((name, data))
+        return
+    else:
+        files.append((unique_name(name, {n for n, _ in files}), data))
+        return
+    originals.append((name, data))
+    for member, blob in inner:
+        files.append((unique_name(member, {n for n, _ in files}), blob))
+
+
 def _read_folder(folder: Path) -> Submission:
     files: list[tuple[str, bytes]] = []
+    originals: list[tuple[str, bytes]] = []
     findings: list[Finding] = []
     taken: set[str] = set()
     entries = sorted(
@@ -60,20 +86,34 @@ def _read_folder(folder: Path) -> Submission:
                     warning("FILE_TOO_LARGE", None, f"文件“{name}”超过 {MAX_FILE_BYTES // 2**20} MB，未读取")
                 )
                 continue
-            files.append((name, p.read_bytes()))
+            data = p.read_bytes()
         except OSError as exc:
             log.warning("cannot read %s: %s", p, exc)
             findings.append(warning("FILE_UNREADABLE", None, f"文件“{name}”无法读取：{exc.strerror or exc}"))
+            continue
+        expand(name, data, files, originals, findings)
     if len(entries) > MAX_FILES_PER_CASE:
         findings.append(
             warning("TOO_MANY_FILES", None, f"案件文件数 {len(entries)} 超过上限 {MAX_FILES_PER_CASE}，多余文件未读取")
         )
-    return Submission("folder", str(folder), files, findings)
+    return Submission("folder", str(folder), files, findings, originals=originals)
+
+
+ORIGINAL_MAIL = "原始邮件.eml"
 
 
 def from_mail_bytes(raw: bytes, source: str, mail_key: tuple[str, str, str] | None = None) -> Submission:
     subject, files, findings = mail.mail_files(raw)
-    return Submission("email", source, files, findings, subject or None, mail.subject_company(subject), mail_key)
+    return Submission(
+        "email",
+        source,
+        files,
+        findings,
+        subject or None,
+        mail.subject_company(subject),
+        mail_key,
+        originals=[(ORIGINAL_MAIL, raw)],
+    )
 
 
 def from_file(path: Path) -> list[Submission]:
@@ -93,20 +133,11 @@ def from_file(path: Path) -> list[Submission]:
             return [Submission("email", str(path), [], [error("MBOX_UNREADABLE", None, f"邮箱文件无法读取：{exc}")])]
     if lower.endswith(".iso") or media.is_iso(data):
         files, findings = media.read_iso(data, name)
-        return [Submission("media", str(path), files, findings)]
-    if lower.endswith(archive.ARCHIVE_SUFFIXES):
-        if archive.is_archive(name, data):
-            unpacked = archive.unpack(name, data)
-            return [Submission("archive", str(path), unpacked.files, unpacked.findings)]
-        return [
-            Submission(
-                "archive",
-                str(path),
-                [(name, data)],
-                [error("ARCHIVE_CORRUPT", None, f"压缩包“{name}”已损坏或不是压缩文件")],
-            )
-        ]
-    return [Submission("file", str(path), [(name, data)], [])]
+        return [Submission("media", str(path), files, findings, originals=[(name, data)])]
+    files, originals, found = [], [], []  # type: ignore[var-annotated]
+    expand(name, data, files, originals, found)
+    kind = "archive" if lower.endswith(archive.ARCHIVE_SUFFIXES) else "file"
+    return [Submission(kind, str(path), files, found, originals=originals)]
 
 
 def collect(path: Path) -> list[Submission]:
@@ -151,6 +182,7 @@ def ingest(store: Store, sub: Submission, office: str, actor: str = "system") ->
         source_kind=sub.kind,
         source_path=str(sub.path),
         files=sub.files,
+        originals=sub.originals,
         subject=sub.subject,
         subject_company=sub.subject_company,
         actor=actor,

@@ -8,6 +8,8 @@ entries and too deep nesting are refused with findings.
 from __future__ import annotations
 
 import io
+import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 
@@ -120,8 +122,24 @@ def _accept(name: str, member: str, blob: bytes, packed: int, limits: Limits, ou
     return True
 
 
+def suspicious_name(member: str) -> bool:
+    """An absolute path, a drive letter, a `..` component, or control/bidi characters."""
+    parts = member.replace("\\", "/").split("/")
+    return (
+        member.startswith(("/", "\\"))
+        or re.match(r"^[A-Za-z]:", member) is not None
+        or ".." in parts
+        or safe_name(parts[-1]) != unicodedata.normalize("NFC", parts[-1]).strip()
+    )
+
+
 def _add(member: str, blob: bytes, limits: Limits, depth: int, out: Unpacked) -> None:
     leaf = safe_name(member)
+    if suspicious_name(member):
+        shown = member.encode("unicode_escape").decode()[:80]
+        out.findings.append(
+            warning("FILE_NAME_SANITISED", None, f"压缩包中的文件名“{shown}”含有路径穿越或控制字符，已改为“{leaf}”")
+        )
     if leaf.lower().endswith(ARCHIVE_SUFFIXES) and is_archive(leaf, blob):
         unpack(leaf, blob, limits, depth + 1, out)
         return

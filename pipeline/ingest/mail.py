@@ -74,7 +74,23 @@ def attachment_name(part: Message, index: int) -> str:
     if name is None:
         return f"attachment-{index}"
     name = _fix_raw_bytes(_decode_rfc2047(str(name)))
+    if "\ufffd" in name:  # raw 8-bit bytes were replaced while parsing: recover them from the raw header
+        name = _raw_param_name(part) or name
     return safe_name(name, fallback=f"attachment-{index}")
+
+
+_RAW_NAME = re.compile(r'(?:file)?name\s*=\s*"?([^";\r\n]+)"?', re.IGNORECASE)
+
+
+def _raw_param_name(part: Message) -> str | None:
+    for header, value in part.raw_items():
+        if header.lower() in ("content-disposition", "content-type"):
+            m = _RAW_NAME.search(str(value))
+            if m:
+                fixed = _fix_raw_bytes(m.group(1).strip())
+                if "\ufffd" not in fixed:
+                    return fixed
+    return None
 
 
 def parse_message(data: bytes) -> EmailMessage:

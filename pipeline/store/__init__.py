@@ -142,19 +142,25 @@ class Store:
         source_kind: str,
         source_path: str,
         files: list[tuple[str, bytes]],
+        originals: list[tuple[str, bytes]] | None = None,
         subject: str | None = None,
         subject_company: str | None = None,
         actor: str = "system",
         mail_key: tuple[str, str, str] | None = None,
     ) -> Case:
-        """Store the originals and create the case (status ``received``) in one transaction."""
+        """Store the originals and create the case (status ``received``) in one transaction.
+
+        ``files`` are the case's documents (their hashes make the duplicate fingerprint); ``originals`` are
+        containers kept as received (an archive, the raw mail, an ISO) whose contents are in ``files``."""
         hashes = [(name, self.blobs.put(data), len(data)) for name, data in files]
+        kept = [(name, self.blobs.put(data), len(data)) for name, data in originals or []]
         fingerprint = sha256_bytes("\n".join(sorted(h for _, h, _ in hashes)).encode())
         case_id = new_case_id()
         with self.session() as s:
-            for _, sha, size in hashes:
+            for _, sha, size in hashes + kept:
                 if s.get(Blob, sha) is None:
                     s.add(Blob(sha256=sha, size=size))
+                    s.flush()
             s.flush()
             case = Case(
                 id=case_id,
@@ -169,8 +175,14 @@ class Store:
             )
             s.add(case)
             s.flush()
-            for name, sha, size in hashes:
-                s.add(CaseFile(case_id=case_id, name=name, sha256=sha, size=size))
+            taken: set[str] = set()
+            for role, entries in (("document", hashes), ("original", kept)):
+                for name, sha, size in entries:
+                    unique = name
+                    while unique in taken:
+                        unique = f"原件-{unique}"
+                    taken.add(unique)
+                    s.add(CaseFile(case_id=case_id, name=unique, sha256=sha, size=size, role=role))
             s.add(
                 Audit(
                     case_id=case_id,
@@ -211,9 +223,13 @@ class Store:
                 q = q.where(Case.status == status)
             return list(s.scalars(q))
 
-    def case_files(self, case_id: str) -> list[CaseFile]:
+    def case_files(self, case_id: str, role: str | None = "document") -> list[CaseFile]:
+        """The case's documents (``role="original"``: the containers as received; ``None``: both)."""
         with self.sessions() as s:
-            return list(s.scalars(select(CaseFile).where(CaseFile.case_id == case_id).order_by(CaseFile.id)))
+            q = select(CaseFile).where(CaseFile.case_id == case_id)
+            if role is not None:
+                q = q.where(CaseFile.role == role)
+            return list(s.scalars(q.order_by(CaseFile.id)))
 
     def transition(
         self,

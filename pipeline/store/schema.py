@@ -51,6 +51,7 @@ class CaseFile(Base):
     name: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     size: Mapped[int] = mapped_column(BigInteger)
+    role: Mapped[str] = mapped_column(String(10), default="document")  # document | original (a container)
     __table_args__ = (UniqueConstraint("case_id", "name"),)
 
 

@@ -1,4 +1,7 @@
-"""processed-mail ledger: one row per (mailbox, UIDVALIDITY, UID) stored as a case
+"""processed-mail ledger (one row per mailbox, UIDVALIDITY, UID stored as a case); file roles
+
+Containers (an archive, the raw mail, an ISO) are kept as ``original`` files beside the documents
+unpacked from them.
 
 Revision ID: 0003
 Revises: 0002
@@ -15,6 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("case_files") as batch:
+        batch.add_column(sa.Column("role", sa.String(10), nullable=False, server_default="document"))
     op.create_table(
         "mail_ledger",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -30,3 +35,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("mail_ledger")
+    with op.batch_alter_table("case_files") as batch:
+        batch.drop_column("role")
