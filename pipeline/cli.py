@@ -37,6 +37,14 @@ def cmd_process(args: argparse.Namespace) -> int:
     if missing:
         print(f"路径不存在: {', '.join(missing)}", file=sys.stderr)
         return 2
+    if args.media:
+        from pipeline.stages import Context, ingest_path, process_outcomes
+
+        ctx = Context(settings)
+        _print_results(
+            [r for p in args.paths for r in process_outcomes(ctx, ingest_path(ctx, Path(p), True))], args.json
+        )
+        return 0
     _print_results(_run(settings, [Path(p) for p in args.paths]), args.json)
     return 0
 
@@ -214,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+")
     p.add_argument("--json", action="store_true", help="one JSON object per case (the contract)")
     p.add_argument("--no-prefect", action="store_true", help="plain loop instead of Prefect flows")
+    p.add_argument("--media", action="store_true", help="each PATH is a CD/USB (mounted folder or .iso): one case")
     p.set_defaults(func=cmd_process)
 
     d = sub.add_parser("demo", help="process the bundled samples/ into a fresh home")

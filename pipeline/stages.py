@@ -70,8 +70,9 @@ class Context:
 # --------------------------------------------------------------------------- ingest
 
 
-def ingest_path(ctx: Context, path: Path) -> list[ingest_stage.IngestOutcome]:
-    return [ingest_stage.ingest(ctx.store, sub, ctx.settings.default_office) for sub in ingest_stage.collect(path)]
+def ingest_path(ctx: Context, path: Path, medium: bool = False) -> list[ingest_stage.IngestOutcome]:
+    subs = ingest_stage.collect_medium(path) if medium else ingest_stage.collect(path)
+    return [ingest_stage.ingest(ctx.store, sub, ctx.settings.default_office) for sub in subs]
 
 
 def process_outcomes(ctx: Context, outcomes: list[ingest_stage.IngestOutcome]) -> list[dict[str, Any]]:

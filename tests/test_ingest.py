@@ -220,6 +220,18 @@ def test_iso_media_case(ctx: Context, tmp_path: Path) -> None:
     assert [f.code for f in bad.findings] == ["ISO_CORRUPT"] and bad.originals[0][0] == "fake.iso"
 
 
+def test_mounted_medium_keeps_only_request_files_and_scans(ctx: Context, tmp_path: Path) -> None:
+    usb = tmp_path / "usb"
+    (usb / "证书").mkdir(parents=True)
+    (usb / "证书" / "server.csr").write_bytes((SAMPLES / "xiamen-new-docx" / "request.csr").read_bytes())
+    (usb / "申请表.docx").write_bytes((SAMPLES / "xiamen-new-docx" / "申请表.docx").read_bytes())
+    (usb / "autorun.inf").write_text("[autorun]")
+    [o] = ingest_path(ctx, usb, medium=True)
+    r = process_case(ctx, o.case_id)
+    assert r["source"]["kind"] == "media" and sorted(d["name"] for d in r["documents"]) == ["server.csr", "申请表.docx"]
+    assert r["status"] == "issued"
+
+
 def test_watcher_waits_for_a_slow_copy(ctx: Context, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()

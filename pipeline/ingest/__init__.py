@@ -140,6 +140,15 @@ def from_file(path: Path) -> list[Submission]:
     return [Submission(kind, str(path), files, found, originals=originals)]
 
 
+def collect_medium(path: Path) -> list[Submission]:
+    """A CD/USB: a mounted folder or an .iso image, one case with its request files and scans."""
+    if path.is_dir():
+        files, findings = media.read_mounted(path)
+        return [Submission("media", str(path), files, findings)]
+    subs = from_file(path)
+    return [Submission("media", s.path, s.files, s.findings, originals=s.originals) for s in subs]
+
+
 def collect(path: Path) -> list[Submission]:
     """What one path holds: a file (see :func:`from_file`), a Maildir (a case per message), a folder with
     files only (one case), or a folder of folders (a case per subfolder; loose files are cases of their own)."""
