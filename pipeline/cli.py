@@ -16,6 +16,7 @@ from pipeline.errors import CertIntakeError
 
 log = logging.getLogger("cert_intake")
 SAMPLES = REPO_ROOT / "samples" / "cases"
+REGISTRY = "product-registry.csv"
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
@@ -83,6 +84,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if not LocalCA.exists(settings.ca_dir):
         LocalCA.init(settings.ca_dir)
+    from pipeline.store import Store
+    from pipeline.validate.registry import read_registry
+
+    Store.open(settings.database_url, settings.blob_dir).import_registry(read_registry(SAMPLES.parent / REGISTRY))
     results = _run(settings, [SAMPLES])
     _summary_table(results, time.perf_counter() - start)
     print(f"数据目录 (home): {settings.home}")
@@ -212,6 +217,18 @@ def cmd_fetch_mail(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_registry_import(args: argparse.Namespace) -> int:
+    from pipeline.store import Store
+    from pipeline.validate.registry import read_registry
+
+    settings = _settings(args)
+    store = Store.open(settings.database_url, settings.blob_dir)
+    rows = read_registry(Path(args.file))
+    store.import_registry(rows)
+    print(f"imported {len(rows)} product certificate(s); registry now holds {store.registry_size()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="cert-intake", description="SM2 证书受理：收件、识别、校验、分流、签发")
     ap.add_argument("--home", help="data directory (database, blobs, CA, outputs); env CERT_INTAKE_HOME")
@@ -258,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     lg = sub.add_parser("ledger", help="rebuild the 受理登记表 (.xlsx) from the store")
     lg.add_argument("--out")
     lg.set_defaults(func=cmd_ledger)
+
+    reg = sub.add_parser("registry", help="商用密码产品认证证书 registry").add_subparsers(dest="reg_cmd", required=True)
+    ri = reg.add_parser("import", help="load a CSV/XLSX of certified products (证书编号, 产品名称, 型号, …)")
+    ri.add_argument("file")
+    ri.set_defaults(func=cmd_registry_import)
 
     cases = sub.add_parser("cases", help="inspect cases").add_subparsers(dest="cases_command", required=True)
     cl = cases.add_parser("list")

@@ -20,7 +20,7 @@ from pipeline import ingest as ingest_stage
 from pipeline import validate as validate_stage
 from pipeline.config import Settings
 from pipeline.errors import CertIntakeError, ConfigError, IssuanceRefused
-from pipeline.extract.forms import OfficeProfile, load_profiles
+from pipeline.extract.forms import AttachmentSpecs, OfficeProfile, load_attachment_specs, load_profiles
 from pipeline.extract.ocr import OcrEngine, get_engine
 from pipeline.ingest.imap import ImapConfig
 from pipeline.issue import Issuer, IssueRequest, LocalIssuer
@@ -31,6 +31,7 @@ from pipeline.issue.notice import NoticeData, to_pdf, write_notice
 from pipeline.issue.revoke import publish_crl
 from pipeline.models import DocKind, Document, Field, Route, Severity, TextSource
 from pipeline.store import Store
+from pipeline.validate import crossdoc
 
 log = logging.getLogger("cert_intake")
 
@@ -47,6 +48,10 @@ class Context:
     @cached_property
     def profiles(self) -> dict[str, OfficeProfile]:
         return load_profiles(self.settings.forms_dir)
+
+    @cached_property
+    def attachment_specs(self) -> AttachmentSpecs:
+        return load_attachment_specs(self.settings.forms_dir)
 
     def ocr(self) -> OcrEngine:
         return get_engine(self.settings.ocr_engine, self.settings.ocr_options)
@@ -105,7 +110,9 @@ def _case_files(ctx: Context, case_id: str) -> list[tuple[str, str, bytes]]:
 def run_extract(ctx: Context, case_id: str) -> None:
     start = time.perf_counter()
     files = _case_files(ctx, case_id)
-    profile, result, _docs = extract_stage.extract_case(files, ctx.profiles, ctx.settings.default_office, ctx.ocr)
+    profile, result, _docs = extract_stage.extract_case(
+        files, ctx.profiles, ctx.settings.default_office, ctx.ocr, ctx.attachment_specs
+    )
     ctx.store.replace_fields(case_id, result.fields)
     ctx.store.replace_findings(case_id, "extract", result.findings)
     ctx.store.transition(
@@ -152,11 +159,29 @@ def run_validate(ctx: Context, case_id: str, actor: str = "system") -> Route:
             return None
         return validate_stage.KnownCertificate(cert.serial, cert.org_code, cert.state, cert.not_after, cert.der_sha256)
 
+    def registry(number: str) -> crossdoc.RegistryInfo | None:
+        e = ctx.store.registry_entry(number)
+        return crossdoc.RegistryInfo(e.number, e.product_name, e.model, e.valid_until) if e else None
+
+    org = fields["org_code"].value if "org_code" in fields else None
     category, findings = validate_stage.validate_case(
-        validate_stage.CaseInput(profile, fields, documents, files, case.subject_company, key_seen, known_certificate)
+        validate_stage.CaseInput(
+            profile,
+            fields,
+            documents,
+            files,
+            case.subject_company,
+            key_seen,
+            known_certificate,
+            registry=registry,
+            registry_size=ctx.store.registry_size(),
+            active_certificates=len(ctx.store.active_certificates(org, exclude_case=case_id)) if org else 0,
+            today=case.created_at.date(),
+        )
     )
     route, extra = validate_stage.route(fields, findings + ctx.store.findings(case_id), profile, category)
     findings += extra
+    proposed = validate_stage.proposal(findings + ctx.store.findings(case_id)) if route == Route.REVIEW else None
     ctx.store.replace_findings(case_id, "validate", findings)
     ctx.store.transition(
         case_id,
@@ -165,6 +190,7 @@ def run_validate(ctx: Context, case_id: str, actor: str = "system") -> Route:
         detail=f"{len(findings)} finding(s), route {route}",
         route=str(route),
         category=category,
+        proposal=proposed,
     )
     if route == Route.REVIEW:
         ctx.store.transition(case_id, "review", actor=actor, detail="doubt → reviewer")
@@ -387,6 +413,7 @@ def case_contract(ctx: Context, case_id: str) -> dict[str, Any]:
         "fields": {k: f.to_json() for k, f in ctx.store.fields(case_id).items()},
         "findings": [f.to_json() for f in ctx.store.findings(case_id)],
         "route": case.route or ("review" if case.status in ("failed", "duplicate") else None),
+        "proposal": case.proposal,
         "status": case.status,
         "outputs": outputs,
     }

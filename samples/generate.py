@@ -136,7 +136,7 @@ def make_name(rng: random.Random) -> str:
 
 
 def make_product_cert(rng: random.Random) -> str:
-    return f"GM0033122{rng.randint(2020, 2025)}{rng.randint(1, 999):04d}"
+    return f"GM0033122{rng.randint(2022, 2025)}{rng.randint(1, 999):04d}"
 
 
 def random_truth(rng: random.Random, city: str = "厦门", office: str = "xiamen") -> dict[str, str]:
@@ -350,6 +350,239 @@ def degrade(img: Image.Image, style: ScanStyle, rng: random.Random) -> Image.Ima
     return Image.open(io.BytesIO(buf.getvalue()))
 
 
+# --------------------------------------------------------------------------- attachments
+
+PRODUCTS = [
+    ("服务器密码机", "SJJ1012"),
+    ("签名验签服务器", "SRJ1309"),
+    ("云服务器密码机", "SJJ1995"),
+    ("服务器密码机", "SJJ1528-G"),
+    ("签名验签服务器", "GW-SVS-2000"),
+]
+MAKERS = ["三未信安科技股份有限公司", "格尔软件股份有限公司", "渔翁信息技术股份有限公司", "江南天安科技有限公司"]
+ISSUERS = {"厦门": "厦门市公安局思明分局", "杭州": "杭州市公安局西湖分局", "广州": "广州市公安局越秀分局"}
+
+
+def attachment_truth(rng: random.Random, truth: dict[str, str], city: str = "厦门") -> dict[str, str]:
+    """What the licence, ID copies, product certificate and invoice say (namespaced keys)."""
+    product, model = rng.choice(PRODUCTS)
+    maker = rng.choice(MAKERS)
+    year = int(truth["crypto_product_cert_no"][9:13])
+    start = rng.randint(2012, 2020)
+    return {
+        "license.org_code": truth["org_code"],
+        "license.name": truth["applicant_name"],
+        "license.legal_rep": truth["legal_rep_name"],
+        "license.address": f"{city}市思明区{rng.choice(WORDS)}路{rng.randint(1, 999)}号",
+        "id_card.1.name": truth["legal_rep_name"],
+        "id_card.1.number": truth["legal_rep_id_number"],
+        "id_card.1.valid": f"{start}.0{rng.randint(1, 9)}.1{rng.randint(0, 9)}-"
+        f"{start + 20}.0{rng.randint(1, 9)}.1{rng.randint(0, 9)}",
+        "id_card.2.name": truth["handler_name"],
+        "id_card.2.number": truth["handler_id_number"],
+        "id_card.2.valid": f"{start + 1}.1{rng.randint(0, 2)}.0{rng.randint(1, 9)}-长期",
+        "product_cert.number": truth["crypto_product_cert_no"],
+        "product_cert.product": product,
+        "product_cert.model": model,
+        "product_cert.maker": maker,
+        "product_cert.valid_until": f"{year + 5}年{rng.randint(1, 12):02d}月{rng.randint(1, 28):02d}日",
+        "invoice.buyer": truth["applicant_name"],
+        "invoice.amount": f"{rng.randint(60, 300) * 1000}.00",
+    }
+
+
+def _kv_page(
+    title: str,
+    rows: list[tuple[str, str]],
+    size: tuple[int, int],
+    seal: str | None,
+    rng: random.Random,
+    style: ScanStyle,
+    subtitle: str = "",
+) -> Image.Image:
+    img = Image.new("RGB", size, (250, 250, 246))
+    draw = ImageDraw.Draw(img)
+    fp = font_path()
+    tfont = ImageFont.truetype(fp, 56)
+    tw = draw.textlength(title, font=tfont)
+    draw.text(((size[0] - tw) / 2, 70), title, font=tfont, fill=(120, 20, 20) if seal else "black")
+    y = 190
+    if subtitle:
+        sf = ImageFont.truetype(fp, 30)
+        draw.text(((size[0] - draw.textlength(subtitle, font=sf)) / 2, 150), subtitle, font=sf, fill="black")
+        y = 230
+    lfont, vfont = ImageFont.truetype(fp, 32), ImageFont.truetype(fp, 34)
+    for label, value in rows:
+        draw.text((110, y), label, font=lfont, fill="black")
+        vx = 110 + max(300, int(draw.textlength(label, font=lfont)) + 60)
+        draw.text((vx, y), value, font=vfont, fill=(25, 25, 60))
+        y += 78
+    if seal:
+        _draw_seal(img, size[0] - 330, y - 120, seal)
+    style = ScanStyle(
+        dpi=200,
+        rotation=style.rotation * 0.5,
+        blur=style.blur,
+        noise=style.noise,
+        jpeg_quality=style.jpeg_quality,
+        grey=style.grey,
+    )
+    return degrade(img, style, rng)
+
+
+def render_license(att: dict[str, str], style: ScanStyle, rng: random.Random) -> Image.Image:
+    return _kv_page(
+        "营业执照",
+        [
+            ("统一社会信用代码", att["license.org_code"]),
+            ("名称", att["license.name"]),
+            ("类型", "有限责任公司"),
+            ("法定代表人", att["license.legal_rep"]),
+            ("注册资本", f"{rng.randint(100, 5000)}万元人民币"),
+            ("成立日期", f"{rng.randint(2005, 2020)}年{rng.randint(1, 12):02d}月{rng.randint(1, 28):02d}日"),
+            ("住所", att["license.address"]),
+        ],
+        (1654, 1169),
+        "市场监督管理局",
+        rng,
+        style,
+        subtitle="（副本）",
+    )
+
+
+def render_id_copy(att: dict[str, str], person: int, style: ScanStyle, rng: random.Random) -> Image.Image:
+    number = att[f"id_card.{person}.number"]
+    birth = f"{number[6:10]}年{int(number[10:12])}月{int(number[12:14])}日"
+    return _kv_page(
+        "居民身份证复印件",
+        [
+            ("姓名", att[f"id_card.{person}.name"]),
+            ("性别", "男" if int(number[16]) % 2 else "女"),
+            ("出生", birth),
+            ("公民身份号码", number),
+            ("签发机关", ISSUERS["厦门"]),
+            ("有效期限", att[f"id_card.{person}.valid"]),
+        ],
+        (1654, 1169),
+        None,
+        rng,
+        style,
+    )
+
+
+def render_product_cert(att: dict[str, str], style: ScanStyle, rng: random.Random) -> Image.Image:
+    return _kv_page(
+        "商用密码产品认证证书",
+        [
+            ("证书编号", att["product_cert.number"]),
+            ("委托人名称", att["product_cert.maker"]),
+            ("生产者名称", att["product_cert.maker"]),
+            ("产品名称", att["product_cert.product"]),
+            ("产品型号", att["product_cert.model"]),
+            ("有效期至", att["product_cert.valid_until"]),
+        ],
+        (1654, 1169),
+        "商用密码认证机构",
+        rng,
+        style,
+    )
+
+
+def render_invoice(att: dict[str, str], style: ScanStyle, rng: random.Random) -> Image.Image:
+    return _kv_page(
+        "增值税电子普通发票",
+        [
+            ("购买方名称", att["invoice.buyer"]),
+            ("货物名称", "服务类密码设备"),
+            ("价税合计", att["invoice.amount"]),
+        ],
+        (1654, 1000),
+        None,
+        rng,
+        style,
+    )
+
+
+def _attachment_rows(att: dict[str, str]) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    return {
+        "营业执照": (
+            "营业执照",
+            [
+                ("统一社会信用代码", att["license.org_code"]),
+                ("名称", att["license.name"]),
+                ("法定代表人", att["license.legal_rep"]),
+                ("住所", att["license.address"]),
+            ],
+        ),
+        "法定代表人身份证": (
+            "居民身份证复印件",
+            [
+                ("姓名", att["id_card.1.name"]),
+                ("公民身份号码", att["id_card.1.number"]),
+                ("有效期限", att["id_card.1.valid"]),
+            ],
+        ),
+        "经办人身份证": (
+            "居民身份证复印件",
+            [
+                ("姓名", att["id_card.2.name"]),
+                ("公民身份号码", att["id_card.2.number"]),
+                ("有效期限", att["id_card.2.valid"]),
+            ],
+        ),
+        "商用密码产品认证证书": (
+            "商用密码产品认证证书",
+            [
+                ("证书编号", att["product_cert.number"]),
+                ("委托人名称", att["product_cert.maker"]),
+                ("产品名称", att["product_cert.product"]),
+                ("产品型号", att["product_cert.model"]),
+                ("有效期至", att["product_cert.valid_until"]),
+            ],
+        ),
+        "发票": ("增值税电子普通发票", [("购买方名称", att["invoice.buyer"]), ("价税合计", att["invoice.amount"])]),
+    }
+
+
+def write_attachments_docx(case: Path, att: dict[str, str], skip: tuple[str, ...] = (), invoice: bool = False) -> None:
+    """Text-layer copies (fast to read: no OCR) — used by the defect corpus."""
+    from docx import Document
+
+    for stem, (title, rows) in _attachment_rows(att).items():
+        if f"{stem}.jpg" in skip or f"{stem}.docx" in skip or (stem == "发票" and not invoice):
+            continue
+        doc = Document()
+        doc.add_heading(title, level=1)
+        for label, value in rows:
+            doc.add_paragraph(f"{label}：{value}")
+        doc.save(str(case / f"{stem}.docx"))
+
+
+ATTACHMENT_FILES = {
+    "营业执照.jpg": lambda att, st, rng: render_license(att, st, rng),
+    "法定代表人身份证.jpg": lambda att, st, rng: render_id_copy(att, 1, st, rng),
+    "经办人身份证.jpg": lambda att, st, rng: render_id_copy(att, 2, st, rng),
+    "商用密码产品认证证书.jpg": lambda att, st, rng: render_product_cert(att, st, rng),
+}
+
+
+def write_attachments(
+    case: Path,
+    att: dict[str, str],
+    style: ScanStyle,
+    rng: random.Random,
+    invoice: bool = False,
+    skip: tuple[str, ...] = (),
+) -> None:
+    files = dict(ATTACHMENT_FILES)
+    if invoice:
+        files["发票.jpg"] = lambda a, st, r: render_invoice(a, st, r)
+    for name, render in files.items():
+        if name in skip:
+            continue
+        render(att, style, rng).save(case / name, "JPEG", quality=min(style.jpeg_quality, 75))
+
+
 # --------------------------------------------------------------------------- rendering: DOCX
 
 
@@ -430,6 +663,27 @@ def make_csr(
 # --------------------------------------------------------------------------- cases
 
 
+def write_case_with_attachments(
+    out: Path,
+    truth_dir: Path,
+    name: str,
+    truth: dict[str, str],
+    kind: str,
+    style: ScanStyle | None,
+    rng: random.Random,
+    att_rng: random.Random,
+    overrides: dict[str, str] | None = None,
+    skip: tuple[str, ...] = (),
+) -> Path:
+    case = write_case(out, truth_dir, name, truth, kind, style, rng)
+    att = attachment_truth(att_rng, truth) | (overrides or {})
+    write_attachments(case, att, style or ScanStyle(), att_rng, skip=skip)
+    record = json.loads((truth_dir / f"{name}.json").read_text(encoding="utf-8"))
+    record["attachments"] = att
+    (truth_dir / f"{name}.json").write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
+    return case
+
+
 def write_case(
     out: Path,
     truth_dir: Path,
@@ -459,20 +713,14 @@ def write_case(
 def committed_set(out: Path, truth_dir: Path) -> None:
     rng = random.Random(20261121)
     clean = random_truth(rng)
-    write_case(
-        out,
-        truth_dir,
-        "xiamen-new-scan",
-        clean,
-        "jpg",
-        ScanStyle(rotation=0.6, blur=0.6, noise=6, jpeg_quality=80),
-        rng,
-    )
+    scan = ScanStyle(rotation=0.6, blur=0.6, noise=6, jpeg_quality=80)
+    write_case_with_attachments(out, truth_dir, "xiamen-new-scan", clean, "jpg", scan, rng, random.Random(1))
     docx_truth = random_truth(rng)
-    write_case(out, truth_dir, "xiamen-new-docx", docx_truth, "docx", None, rng)
+    write_case_with_attachments(out, truth_dir, "xiamen-new-docx", docx_truth, "docx", None, rng, random.Random(2))
     bad = random_truth(rng)
+    good_code = bad["org_code"]
     bad["org_code"] = corrupt_uscc_check(bad["org_code"])
-    write_case(
+    write_case_with_attachments(
         out,
         truth_dir,
         "xiamen-new-bad-uscc",
@@ -480,7 +728,47 @@ def committed_set(out: Path, truth_dir: Path) -> None:
         "jpg",
         ScanStyle(rotation=-0.4, blur=0.5, noise=5, jpeg_quality=82, tick="fill"),
         rng,
+        random.Random(3),
+        overrides={"license.org_code": good_code},
     )
+    atts = [
+        json.loads((truth_dir / f"{n}.json").read_text(encoding="utf-8"))["attachments"]
+        for n in ("xiamen-new-scan", "xiamen-new-docx", "xiamen-new-bad-uscc")
+    ]
+    write_registry(out.parent / "product-registry.csv", registry_rows(atts, random.Random(4)))
+
+
+REGISTRY_HEADER = ["证书编号", "产品名称", "型号", "生产者", "发证日期", "有效期至"]
+
+
+def registry_rows(atts: list[dict[str, str]], rng: random.Random) -> list[list[str]]:
+    """Registry rows for the given attachment truths plus unrelated products (one expired, one not a
+    service-type device) so the defect corpus can refer to them."""
+    rows = []
+    for att in atts:
+        year = int(att["product_cert.number"][9:13])
+        rows.append(
+            [
+                att["product_cert.number"],
+                att["product_cert.product"],
+                att["product_cert.model"],
+                att["product_cert.maker"],
+                f"{year}-03-01",
+                att["product_cert.valid_until"].replace("年", "-").replace("月", "-").replace("日", ""),
+            ]
+        )
+    rows.append(["GM003312220150007", "服务器密码机", "SJJ0917", MAKERS[0], "2015-05-01", "2020-04-30"])
+    rows.append(["GM003312220210811", "智能密码钥匙", "mToken-GM3000", MAKERS[1], "2021-06-01", "2031-05-31"])
+    return rows
+
+
+def write_registry(path: Path, rows: list[list[str]]) -> None:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8-sig") as fh:
+        w = csv.writer(fh)
+        w.writerow(REGISTRY_HEADER)
+        w.writerows(rows)
 
 
 def random_set(out: Path, truth_dir: Path, seed: int, count: int) -> list[dict[str, Any]]:

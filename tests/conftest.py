@@ -28,13 +28,28 @@ def home(tmp_path: Path) -> Path:
     return h
 
 
+REGISTRY = REPO / "samples" / "product-registry.csv"
+
+
+def with_registry(ctx: Context) -> Context:
+    """The bundled sample registry of 商用密码产品认证证书 (what an office imports from the official list)."""
+    from pipeline.validate.registry import read_registry
+
+    ctx.store.import_registry(read_registry(REGISTRY))
+    return ctx
+
+
 @pytest.fixture
 def ctx(home: Path) -> Context:
-    return Context(load_settings(home, use_prefect=False))
+    return with_registry(Context(load_settings(home, use_prefect=False)))
 
 
 def truth(case: str) -> dict[str, str]:
     return json.loads((TRUTH / f"{case}.json").read_text(encoding="utf-8"))["fields"]
+
+
+def attachments(case: str) -> dict[str, str]:
+    return json.loads((TRUTH / f"{case}.json").read_text(encoding="utf-8"))["attachments"]
 
 
 def copy_case(name: str, dest: Path) -> Path:

@@ -28,6 +28,8 @@ def test_process_json_through_prefect(tmp_path: Path) -> None:
     broken.mkdir()
     (broken / "scan.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     home = tmp_path / "home"
+    imp = run([*CLI, "registry", "import", str(SAMPLES.parent / "product-registry.csv")], env=_env(home))
+    assert imp.returncode == 0 and "imported 5" in imp.stdout, imp.stderr
     r = run([*CLI, "process", str(inbox), "--json"], env=_env(home), timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = [json.loads(line) for line in r.stdout.splitlines()]  # stdout is pure JSON lines

@@ -8,16 +8,17 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, generator, truth
+from conftest import SAMPLES, attachments, generator, truth
 
 from pipeline.config import REPO_ROOT
 from pipeline.extract import extract_case
-from pipeline.extract.forms import load_profiles
+from pipeline.extract.forms import load_attachment_specs, load_profiles
 from pipeline.extract.ocr import get_engine
 from pipeline.models import DocKind, TextSource
 from pipeline.store import sha256_bytes
 
 PROFILES = load_profiles(REPO_ROOT / "forms")
+ATTACHMENTS = load_attachment_specs(REPO_ROOT / "forms")
 FORM_KEYS = [
     "category",
     "applicant_name",
@@ -56,10 +57,19 @@ def _files(folder: Path) -> list[tuple[str, str, bytes]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["xiamen-new-scan", "xiamen-new-bad-uscc"])
 def test_real_ocr_on_committed_scan(case: str) -> None:
-    profile, result, _docs = extract_case(_files(SAMPLES / case), PROFILES, "xiamen-eport", CountingEngine())
+    profile, result, _docs = extract_case(
+        _files(SAMPLES / case), PROFILES, "xiamen-eport", CountingEngine(), ATTACHMENTS
+    )
     assert profile.office == "xiamen-eport"
     kinds = {d.name: d.kind for d in result.documents}
-    assert kinds == {"申请表.jpg": DocKind.APPLICATION_FORM, "request.csr": DocKind.CSR}
+    assert kinds == {
+        "申请表.jpg": DocKind.APPLICATION_FORM,
+        "request.csr": DocKind.CSR,
+        "营业执照.jpg": DocKind.BUSINESS_LICENSE,
+        "法定代表人身份证.jpg": DocKind.ID_CARD,
+        "经办人身份证.jpg": DocKind.ID_CARD,
+        "商用密码产品认证证书.jpg": DocKind.PRODUCT_CERT,
+    }
     assert next(d for d in result.documents if d.name == "申请表.jpg").text_source == TextSource.OCR
     expected = truth(case)
     for key in FORM_KEYS:
@@ -69,12 +79,18 @@ def test_real_ocr_on_committed_scan(case: str) -> None:
     assert ev is not None and ev.document == "申请表.jpg" and ev.page == 1 and ev.bbox is not None
     x0, y0, x1, y1 = ev.bbox
     assert 0 < x0 < x1 and 0 < y0 < y1  # a real box on the page, right of its label
-    assert result.timings["ocr_pages"] == 1
+    assert result.timings["ocr_pages"] == 5
+    for key, value in attachments(case).items():  # licence, both ID copies, product certificate
+        if key.startswith("invoice.") or key == "product_cert.maker":
+            continue  # no invoice in 厦门 cases; the certificate prints the maker as 委托人 (product_cert.client)
+        assert result.fields[key].value == value, key
+    assert result.fields["product_cert.client"].value == attachments(case)["product_cert.maker"]
 
 
 def test_docx_text_layer_without_ocr() -> None:
+    files = [f for f in _files(SAMPLES / "xiamen-new-docx") if f[0] in ("申请表.docx", "request.csr")]
     engine = CountingEngine()
-    _profile, result, _docs = extract_case(_files(SAMPLES / "xiamen-new-docx"), PROFILES, "xiamen-eport", engine)
+    _profile, result, _docs = extract_case(files, PROFILES, "xiamen-eport", engine)
     assert engine.calls == 0
     form = next(d for d in result.documents if d.name == "申请表.docx")
     assert form.kind == DocKind.APPLICATION_FORM and form.text_source == TextSource.DOCX

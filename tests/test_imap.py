@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_ingest import _mail_with_case
+from conftest import with_registry
+from test_ingest import _mail_with_case, case_names
 
 from pipeline.config import load_settings
 from pipeline.ingest import imap
@@ -124,18 +125,18 @@ def test_fetch_gbk_named_attachments_into_cases(dovecot: imap.ImapConfig, ctx: C
     results = process_outcomes(ctx, outcomes)
     by_company = {r["source"]["subject_company"]: r for r in results}
     docx = by_company["厦门中科供应链管理有限公司"]
-    assert sorted(d["name"] for d in docx["documents"]) == ["request.csr", "申请表.docx"]
+    assert sorted(d["name"] for d in docx["documents"]) == case_names("xiamen-new-docx")
     assert docx["status"] == "issued" and docx["source"]["kind"] == "email"
     assert docx["source"]["path"].startswith(f"imap://intake@127.0.0.1:{dovecot.port}/INBOX;UIDVALIDITY=")
     bad = by_company["厦门启明信息技术有限公司"]
-    assert sorted(d["name"] for d in bad["documents"]) == ["request.csr", "申请表.jpg"]
+    assert sorted(d["name"] for d in bad["documents"]) == case_names("xiamen-new-bad-uscc")
     assert [o.name for o in ctx.store.case_files(docx["case_id"], role="original")] == ["原始邮件.eml"]
     assert imap.fetch(ctx.store, dovecot, "xiamen-eport") == []  # nothing unseen is left
 
 
 def _fetch_and_die(home: str, cfg: imap.ImapConfig) -> None:
     """Child process: store the case, then die (SIGKILL-like) before flagging the message."""
-    ctx = Context(load_settings(home, use_prefect=False))
+    ctx = with_registry(Context(load_settings(home, use_prefect=False)))
 
     def die(*_a: object, **_k: object) -> None:
         os._exit(137)
@@ -169,6 +170,7 @@ def test_fetch_mail_cli(dovecot: imap.ImapConfig, home: Path) -> None:
         encoding="utf-8",
     )
     _append(dovecot, _mail_with_case("xiamen-new-docx", "厦门中科供应链管理有限公司+数字证书申办", "rfc2231-utf8"))
+    with_registry(Context(load_settings(home, use_prefect=False)))
     env = {**os.environ, "CERT_INTAKE_HOME": str(home), "TEST_IMAP_PASSWORD": dovecot.password}
     r = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "fetch-mail", "--json"],

@@ -107,6 +107,10 @@ def test_subject_company(subject: str, company: str | None) -> None:
     assert mail.subject_company(subject) == company
 
 
+def case_names(case: str) -> list[str]:
+    return sorted(p.name for p in (SAMPLES / case).iterdir())
+
+
 def _mail_with_case(case: str, subject: str, name_style: str) -> bytes:
     folder = SAMPLES / case
     msg = EmailMessage()
@@ -142,7 +146,7 @@ def _pct(b: bytes) -> bytes:
 def test_eml_attachment_names(style: str) -> None:
     raw = _mail_with_case("xiamen-new-docx", "厦门中科供应链管理有限公司+数字证书申办", style)
     subject, files, findings = mail.mail_files(raw)
-    assert sorted(n for n, _ in files) == ["request.csr", "申请表.docx"], style
+    assert sorted(n for n, _ in files) == case_names("xiamen-new-docx"), style
     assert findings == [] and subject.endswith("数字证书申办")
 
 
@@ -158,13 +162,13 @@ def test_mail_without_attachments_and_nested_eml() -> None:
     inner = _mail_with_case("xiamen-new-docx", "x+数字证书申办", "rfc2231-utf8")
     outer.add_attachment(inner, maintype="application", subtype="octet-stream", filename="原邮件.eml")
     outer.add_attachment(
-        _zip({"营业执照.jpg": b"\xff\xd8\xff"}, gbk_names=True),
+        _zip({"补充材料.jpg": b"\xff\xd8\xff"}, gbk_names=True),
         maintype="application",
         subtype="zip",
         filename="附件.zip",
     )
     _s, files, _f = mail.mail_files(outer.as_bytes())
-    assert sorted(n for n, _ in files) == ["request.csr", "申请表.docx", "营业执照.jpg"]
+    assert sorted(n for n, _ in files) == sorted([*case_names("xiamen-new-docx"), "补充材料.jpg"])
 
 
 def test_mbox_maildir_and_eml_become_cases(ctx: Context, tmp_path: Path) -> None:
@@ -229,7 +233,9 @@ def test_mounted_medium_keeps_only_request_files_and_scans(ctx: Context, tmp_pat
     [o] = ingest_path(ctx, usb, medium=True)
     r = process_case(ctx, o.case_id)
     assert r["source"]["kind"] == "media" and sorted(d["name"] for d in r["documents"]) == ["server.csr", "申请表.docx"]
-    assert r["status"] == "issued"
+    # the CD held the request file and the form only: the copies are missing, so a person looks at it
+    missing = [f["message"] for f in r["findings"] if f["code"] == "MATERIAL_MISSING"]
+    assert r["status"] == "review" and any("营业执照" in m for m in missing) and any("身份证明" in m for m in missing)
 
 
 def test_watcher_waits_for_a_slow_copy(ctx: Context, tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ def make_case(
     cer: Path | None = None,
     seed: int = 5,
     with_csr: bool = True,
+    ctx: Context | None = None,
 ) -> tuple[Path, dict]:
     gen = generator()
     truth = gen.random_truth(random.Random(seed), office=office)
@@ -40,6 +41,24 @@ def make_case(
     folder = root / name
     folder.mkdir(parents=True)
     gen.render_form_docx(truth, folder / "申请表.docx", office=office)
+    # text-layer copies of the licence, ID cards, product certificate (and invoice for 杭州): no OCR needed
+    att = gen.attachment_truth(random.Random(seed + 100), truth)
+    gen.write_attachments_docx(folder, att, invoice=office == "hangzhou")
+    if ctx is not None:  # the product is in the office's registry of certified products
+        from pipeline.validate.registry import RegistryRow, parse_date
+
+        ctx.store.import_registry(
+            [
+                RegistryRow(
+                    att["product_cert.number"],
+                    att["product_cert.product"],
+                    att["product_cert.model"],
+                    att["product_cert.maker"],
+                    None,
+                    parse_date(att["product_cert.valid_until"]),
+                )
+            ]
+        )
     if with_csr:
         key = openssl_sm2_key(root / f"{name}.key.pem")
         n = truth["applicant_name"]
@@ -62,7 +81,7 @@ def docx_text(path: Path) -> str:
 
 
 def test_new_case_outputs_notice_mail_and_ledger(ctx: Context, tmp_path: Path) -> None:
-    folder, truth = make_case(tmp_path, "new", "新办")
+    folder, truth = make_case(tmp_path, "new", "新办", ctx=ctx)
     r = one(ctx, folder)
     assert r["status"] == "issued", r["findings"]
     outs = r["outputs"]
@@ -109,7 +128,7 @@ def test_new_case_outputs_notice_mail_and_ledger(ctx: Context, tmp_path: Path) -
 
 
 def test_revocation_case_revokes_pair_and_publishes_crl(ctx: Context, tmp_path: Path) -> None:
-    folder, _truth = make_case(tmp_path, "new", "新办", seed=6)
+    folder, _truth = make_case(tmp_path, "new", "新办", ctx=ctx, seed=6)
     issued = one(ctx, folder)
     assert issued["status"] == "issued"
     serial = issued["outputs"]["serial"]
@@ -140,7 +159,7 @@ def test_revocation_case_revokes_pair_and_publishes_crl(ctx: Context, tmp_path: 
 
 
 def test_revocation_of_foreign_or_mismatched_certificate_goes_to_review(ctx: Context, tmp_path: Path) -> None:
-    folder, _ = make_case(tmp_path, "new", "新办", seed=7)
+    folder, _ = make_case(tmp_path, "new", "新办", ctx=ctx, seed=7)
     issued = one(ctx, folder)
     wrong, _ = make_case(
         tmp_path,
@@ -182,7 +201,7 @@ def test_revocation_of_foreign_or_mismatched_certificate_goes_to_review(ctx: Con
         ).returncode
         == 0
     )
-    foreign, _ = make_case(tmp_path, "foreign", "注销", seed=7, old_serial="1234", cer=cert, with_csr=False)
+    foreign, _ = make_case(tmp_path, "foreign", "注销", ctx=ctx, seed=7, old_serial="1234", cer=cert, with_csr=False)
     r2 = one(ctx, foreign)
     assert r2["status"] == "review" and "OLD_CERT_UNKNOWN" in {f["code"] for f in r2["findings"]}
     assert {c.state for c in ctx.store.certificates(issued["case_id"])} == {"issued"}
@@ -190,7 +209,7 @@ def test_revocation_of_foreign_or_mismatched_certificate_goes_to_review(ctx: Con
 
 def test_update_schedules_old_revocation_one_month_later(home: Path, tmp_path: Path) -> None:
     ctx = Context(load_settings(home, use_prefect=False, default_office="hangzhou-eport"))
-    folder, _ = make_case(tmp_path, "new", "新办", office="hangzhou", seed=8)
+    folder, _ = make_case(tmp_path, "new", "新办", ctx=ctx, office="hangzhou", seed=8)
     first = one(ctx, folder)
     assert first["office"] == "hangzhou-eport" and first["status"] == "issued", first["findings"]
     old = first["outputs"]["serial"]
@@ -236,7 +255,7 @@ def test_delivery_mail_through_real_smtp_server_once(home: Path, tmp_path: Path)
             encoding="utf-8",
         )
         ctx = Context(load_settings(home, use_prefect=False))
-        folder, truth = make_case(tmp_path, "new", "新办", seed=9)
+        folder, truth = make_case(tmp_path, "new", "新办", ctx=ctx, seed=9)
         r = one(ctx, folder)
         assert r["status"] == "delivered", r["findings"]
         assert len(received) == 1
@@ -256,7 +275,7 @@ def test_delivery_mail_through_real_smtp_server_once(home: Path, tmp_path: Path)
 
 def test_external_issuer_hand_off(home: Path, tmp_path: Path) -> None:
     ctx = Context(load_settings(home, use_prefect=False, issuer="external"))
-    folder, truth = make_case(tmp_path, "new", "新办", seed=10)
+    folder, truth = make_case(tmp_path, "new", "新办", ctx=ctx, seed=10)
     r = one(ctx, folder)
     assert r["status"] == "issuing" and r["outputs"] == {}
     request = ctx.settings.external_dir / "requests" / r["case_id"]

@@ -16,10 +16,12 @@ from pipeline.extract import der, images
 from pipeline.extract.checkbox import ticked_options
 from pipeline.extract.classify import classify_der, classify_text, name_hint, sniff
 from pipeline.extract.forms import (
+    AttachmentSpecs,
     OfficeProfile,
     TextItem,
     category_from_text,
     extract_form,
+    extract_labeled,
     norm_label,
 )
 from pipeline.extract.ocr import OcrEngine
@@ -137,6 +139,7 @@ def extract_case(
     profiles: dict[str, OfficeProfile],
     default_office: str,
     engine_factory: EngineFactory,
+    attachments: AttachmentSpecs | None = None,
 ) -> tuple[OfficeProfile, Extraction, list[ReadDocument]]:
     """files: (name, sha256, bytes).  Returns the office profile, the extraction and the read documents."""
     start = time.perf_counter()
@@ -176,6 +179,8 @@ def extract_case(
                     Evidence(doc.name, 1, fx.category_box),
                 )
             )
+    if attachments is not None:
+        fields.update(_attachment_fields(docs, attachments))
     fields.update(_der_fields(files, docs))
     timings = {
         "extract_s": time.perf_counter() - start,
@@ -186,6 +191,25 @@ def extract_case(
     if not any(d.kind == DocKind.APPLICATION_FORM for d in docs):
         findings.append(info("NO_APPLICATION_FORM_READ", None, "未在材料中识别到申请表"))
     return profile, Extraction(documents, fields, findings, timings), docs
+
+
+def _attachment_fields(docs: list[ReadDocument], specs: AttachmentSpecs) -> dict[str, Field]:
+    """Namespaced fields of the licence, ID copies (numbered), product certificate and invoice."""
+    out: dict[str, Field] = {}
+    others = specs.stop_labels + tuple(a for group in specs.by_kind.values() for f in group for a in f.labels)
+    id_copies = 0
+    for doc in docs:
+        group = specs.by_kind.get(str(doc.kind))
+        if not group or not doc.items:
+            continue
+        with_bbox = doc.text_source in (TextSource.OCR, TextSource.PDF_TEXT)
+        found = extract_labeled(doc.items, group, others, doc.name, with_bbox)
+        if doc.kind == DocKind.ID_CARD:
+            id_copies += 1
+            found = {k.replace("id_card.", f"id_card.{id_copies}.", 1): v for k, v in found.items()}
+        for key, value in found.items():
+            out.setdefault(key, value)
+    return out
 
 
 def _category(doc: ReadDocument, fx: object, profile: OfficeProfile) -> Field | None:

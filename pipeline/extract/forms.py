@@ -96,7 +96,28 @@ def load_profile(path: Path) -> OfficeProfile:
 
 
 def load_profiles(forms_dir: Path) -> dict[str, OfficeProfile]:
-    return {p.office: p for p in (load_profile(f) for f in sorted(forms_dir.glob("*.yaml")))}
+    return {
+        p.office: p for p in (load_profile(f) for f in sorted(forms_dir.glob("*.yaml")) if f.name != ATTACHMENTS_FILE)
+    }
+
+
+ATTACHMENTS_FILE = "attachments.yaml"
+
+
+@dataclass(frozen=True)
+class AttachmentSpecs:
+    by_kind: dict[str, tuple[FieldSpec, ...]]
+    stop_labels: tuple[str, ...]
+
+
+def load_attachment_specs(forms_dir: Path) -> AttachmentSpecs:
+    data = yaml.safe_load((forms_dir / ATTACHMENTS_FILE).read_text(encoding="utf-8"))
+    stop = tuple(data.pop("stop_labels", []))
+    by_kind = {
+        kind: tuple(FieldSpec(key=k, labels=tuple(v["labels"]), shape=v.get("shape", "text")) for k, v in spec.items())
+        for kind, spec in data.items()
+    }
+    return AttachmentSpecs(by_kind, stop)
 
 
 def norm_label(text: str) -> str:
@@ -166,13 +187,6 @@ def _raw_index_after(raw: str, label_norm: str) -> int:
     return len(raw)
 
 
-def _all_label_aliases(profile: OfficeProfile) -> tuple[str, ...]:
-    out: list[str] = [*list(profile.stop_labels), profile.category_label]
-    for f in profile.fields:
-        out.extend(f.labels)
-    return tuple(out)
-
-
 # --------------------------------------------------------------------------- value shapes
 
 
@@ -191,6 +205,9 @@ def clean_value(shape: str, text: str) -> str:
         return re.sub(r"\s", "", t).upper()
     if shape in ("name", "person", "id_type"):
         return re.sub(r"\s", "", t)
+    if shape == "amount":
+        m = re.search(r"\d[\d,]*(?:\.\d{1,2})?", t)
+        return m.group(0).replace(",", "") if m else t
     if shape == "serial":
         return re.sub(r"[^0-9A-Fa-f]", "", t).upper()
     return t
@@ -223,15 +240,21 @@ class FormExtraction:
     category_texts: list[TextItem]
 
 
-def extract_form(
-    items: list[TextItem], profile: OfficeProfile, document: str, with_bbox: bool = True
-) -> FormExtraction:
-    all_aliases = _all_label_aliases(profile)
+def extract_labeled(
+    items: list[TextItem],
+    specs: tuple[FieldSpec, ...],
+    other_labels: tuple[str, ...],
+    document: str,
+    with_bbox: bool = True,
+) -> dict[str, Field]:
+    """Each spec's label, then the text to its right on the same row up to the next label."""
+    all_aliases = tuple(other_labels) + tuple(a for f in specs for a in f.labels)
     label_items = [it for it in items if _match_label(it, all_aliases) is not None]
     label_ids = {id(it) for it in label_items}
+    by_key = {f.key: f for f in specs}
 
     hits: dict[str, LabelHit] = {}
-    ordered = sorted(profile.fields, key=lambda f: f.row_of is not None or f.below is not None)
+    ordered = sorted(specs, key=lambda f: f.row_of is not None or f.below is not None)
     for spec in ordered:
         candidates = [h for h in (_match_label(it, spec.labels) for it in items) if h is not None]
         anchor_key = spec.row_of or spec.below
@@ -252,28 +275,34 @@ def extract_form(
                 candidates.sort(key=lambda h: _cy(h.label_box))
                 candidates = candidates[:1]
         else:
-            # an unanchored label must not be the anchored twin of another field's label
+            # exact label boxes first (a merged "label+value" box only when nothing better exists), topmost first
             candidates.sort(key=lambda h: (h.rest != "", _cy(h.label_box)))
         if candidates:
             hits[spec.key] = candidates[0]
 
     fields: dict[str, Field] = {}
     for key, hit in hits.items():
-        spec = profile.spec(key)
+        spec = by_key[key]
         value_items = _value_items(hit, items, label_items, label_ids)
         parts = ([hit.rest] if hit.rest else []) + [it.text for it in value_items]
         boxes = ([hit.rest_box] if hit.rest_box else []) + [it.bbox for it in value_items]
         scores = ([hit.item.score] if hit.rest else []) + [it.score for it in value_items]
-        raw = "".join(parts)
-        value = clean_value(spec.shape, raw)
+        value = clean_value(spec.shape, "".join(parts))
         if not value:
             continue
         conf = min(scores) if scores else 0.0
         if not shape_ok(spec.shape, value):
             conf = min(conf, 0.5)
         bbox = union(boxes) if (boxes and with_bbox) else None
-        page = hit.item.page
-        fields[key] = Field(value, conf, Evidence(document, page, bbox))
+        fields[key] = Field(value, conf, Evidence(document, hit.item.page, bbox))
+    return fields
+
+
+def extract_form(
+    items: list[TextItem], profile: OfficeProfile, document: str, with_bbox: bool = True
+) -> FormExtraction:
+    fields = extract_labeled(items, profile.fields, (*profile.stop_labels, profile.category_label), document, with_bbox)
+    hits = len(fields)
 
     cat_box = None
     cat_items: list[TextItem] = []
@@ -294,7 +323,7 @@ def extract_form(
             _x0, y0, x1, y1 = union([it.bbox for it in cat_items])
             lb = cat_hit.label_box
             cat_box = (lb[2], min(y0, lb[1]), x1, max(y1, lb[3]))
-    return FormExtraction(fields, len(hits), cat_box, cat_items)
+    return FormExtraction(fields, hits, cat_box, cat_items)
 
 
 def _value_items(
@@ -317,7 +346,16 @@ def _value_items(
         and it.bbox[0] >= right_edge - 4
         and it.bbox[0] < cut
     ]
-    return sorted(out, key=lambda it: it.bbox[0])
+    # a value is contiguous: stop at a wide gap (a seal's text or a note far to the right is not the value)
+    kept: list[TextItem] = []
+    edge = right_edge
+    for it in sorted(out, key=lambda it: it.bbox[0]):
+        gap_limit = _h(lb) * (7 if not kept else 3)
+        if it.bbox[0] - edge > gap_limit:
+            break
+        kept.append(it)
+        edge = it.bbox[2]
+    return kept
 
 
 # --------------------------------------------------------------------------- category from glyphs

@@ -56,18 +56,16 @@ def docx_items(data: bytes) -> TextLayer:
             row_no += 1
     for table in doc.tables:
         for row in table.rows:
-            seen: set[int] = set()
+            cells = list(row.cells)
             col = 0
-            for cell in row.cells:
-                key = id(cell._tc)
-                if key in seen:  # a merged cell repeats across the columns it spans
-                    col += 1
-                    continue
-                seen.add(key)
-                text = cell.text.strip()
+            while col < len(cells):
+                span = 1  # a merged cell repeats across the grid columns it spans
+                while col + span < len(cells) and cells[col + span]._tc is cells[col]._tc:
+                    span += 1
+                text = cells[col].text.strip()
                 if text:
-                    items.append(_grid_item(text, row_no, col))
-                col += 1
+                    items.append(_grid_item(text, row_no, col, span))
+                col += span
             row_no += 1
         row_no += 1
     return TextLayer(items, 1, [], [])

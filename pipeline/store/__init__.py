@@ -35,6 +35,7 @@ from pipeline.store.schema import (
     Delivery,
     MailLedger,
     Output,
+    ProductRegistryEntry,
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -463,3 +464,34 @@ class Store:
     def record_delivery(self, case_id: str, channel: str, recipient: str, message_id: str) -> None:
         with self.session() as s:
             s.add(Delivery(case_id=case_id, channel=channel, recipient=recipient, message_id=message_id))
+
+    # ------------------------------------------------------------------ product registry
+    def import_registry(self, rows: list[Any]) -> int:
+        """Insert or update registry rows (objects with number, product_name, model, maker, issued_on, valid_until)."""
+        with self.session() as s:
+            for r in rows:
+                entry = s.get(ProductRegistryEntry, r.number) or ProductRegistryEntry(number=r.number)
+                entry.product_name, entry.model, entry.maker = r.product_name, r.model, r.maker
+                entry.issued_on, entry.valid_until = r.issued_on, r.valid_until
+                entry.imported_at = datetime.now(UTC)
+                s.add(entry)
+        return len(rows)
+
+    def registry_entry(self, number: str) -> ProductRegistryEntry | None:
+        with self.sessions() as s:
+            return s.get(ProductRegistryEntry, number.upper())
+
+    def registry_size(self) -> int:
+        from sqlalchemy import func
+
+        with self.sessions() as s:
+            return int(s.scalar(select(func.count()).select_from(ProductRegistryEntry)) or 0)
+
+    def active_certificates(self, org_code: str, exclude_case: str | None = None) -> list[Certificate]:
+        with self.sessions() as s:
+            q = select(Certificate).where(
+                Certificate.org_code == org_code, Certificate.kind == "sign", Certificate.state == "issued"
+            )
+            if exclude_case:
+                q = q.where(Certificate.case_id != exclude_case)
+            return list(s.scalars(q))

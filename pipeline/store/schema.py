@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -29,6 +41,7 @@ class Case(Base):
     office: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), index=True)
     route: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    proposal: Mapped[str | None] = mapped_column(String(10), nullable=True)  # correct | reject (for a reviewer)
     category: Mapped[str | None] = mapped_column(String(16), nullable=True)
     applicant_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     org_code: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
@@ -150,3 +163,14 @@ class MailLedger(Base):
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     __table_args__ = (UniqueConstraint("mailbox", "uidvalidity", "uid"),)
+
+
+class ProductRegistryEntry(Base):
+    __tablename__ = "product_registry"
+    number: Mapped[str] = mapped_column(String(40), primary_key=True)
+    product_name: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(100))
+    maker: Mapped[str] = mapped_column(String(200))
+    issued_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -7,11 +7,9 @@ confidence threshold.  Nothing is rejected without a person.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from hashlib import sha256
 
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, ValidationError
@@ -19,7 +17,9 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, 
 from pipeline.extract.der import parse_certificate
 from pipeline.extract.forms import OfficeProfile
 from pipeline.models import DocKind, Document, Field, Finding, Route, Severity, error, warning
+from pipeline.validate import crossdoc
 from pipeline.validate import identifiers as ids
+from pipeline.validate.crossdoc import normalise_name
 from pipeline.validate.csr import check_csr
 
 FIELD_NAMES_ZH = {
@@ -48,13 +48,6 @@ def zh(key: str) -> str:
     return FIELD_NAMES_ZH.get(key, key)
 
 
-def normalise_name(name: str) -> str:
-    """Compare organisation names after folding full/half width, spaces and bracket styles."""
-    t = unicodedata.normalize("NFKC", name)
-    t = t.replace("(", "（").replace(")", "）")
-    return re.sub(r"\s", "", t)
-
-
 @dataclass(frozen=True)
 class CaseInput:
     profile: OfficeProfile
@@ -64,6 +57,10 @@ class CaseInput:
     subject_company: str | None = None
     key_seen_before: Callable[[str], str | None] | None = None  # fingerprint → case id already certified
     certificate_lookup: Callable[[str], KnownCertificate | None] | None = None  # serial → one of ours
+    registry: Callable[[str], crossdoc.RegistryInfo | None] | None = None
+    registry_size: int = 0
+    active_certificates: int = 0  # other active signing certificates of the same org_code
+    today: date | None = None
 
 
 @dataclass(frozen=True)
@@ -332,6 +329,10 @@ def _old_certificate_findings(case: CaseInput, category: str | None) -> list[Fin
     return out
 
 
+def _value(fields: dict[str, Field], key: str) -> str | None:
+    return fields[key].value if key in fields else None
+
+
 def validate_case(case: CaseInput) -> tuple[str | None, list[Finding]]:
     """(category, findings)."""
     category, findings = _category(case.fields, case.profile)
@@ -340,6 +341,24 @@ def validate_case(case: CaseInput) -> tuple[str | None, list[Finding]]:
     findings += _materials(case.documents, case.profile, category)
     findings += _csr_findings(case, category) if category != "注销" else []
     findings += _old_certificate_findings(case, category)
+    findings += crossdoc.consistency(case.fields)
+    findings += crossdoc.suspicious_email_domain(case.fields)
+    raw = case.profile.raw
+    if category != "注销":
+        findings += crossdoc.product_certificate(
+            case.fields,
+            case.registry,
+            case.registry_size,
+            case.today or date.today(),
+            tuple(raw.get("service_device_types") or crossdoc.DEFAULT_SERVICE_TYPES),
+            bool(raw.get("product_registry_required", True)),
+        )
+    findings += crossdoc.quota(
+        _value(case.fields, "org_code"),
+        case.active_certificates,
+        int(raw.get("certificates_per_org", 0) or 0),
+        category,
+    )
     if case.subject_company and case.fields.get("applicant_name"):
         if normalise_name(case.subject_company) != normalise_name(case.fields["applicant_name"].value):
             findings.append(
@@ -350,6 +369,34 @@ def validate_case(case: CaseInput) -> tuple[str | None, list[Finding]]:
                 )
             )
     return category, findings
+
+
+# Findings a reviewer would normally answer with 不予受理 (reject with reasons) rather than 补正 (correct)
+REJECT_CODES = frozenset(
+    {
+        "CSR_SIGNATURE_INVALID",
+        "CSR_KEY_NOT_SM2",
+        "CSR_KEY_INVALID",
+        "CSR_KEY_REUSED",
+        "OLD_CERT_UNKNOWN",
+        "OLD_CERT_REVOKED",
+        "OLD_CERT_EXPIRED",
+        "PRODUCT_CERT_UNKNOWN",
+        "PRODUCT_CERT_EXPIRED",
+        "PRODUCT_NOT_SERVICE_TYPE",
+        "CATEGORY_NOT_OFFERED",
+        "ORG_CERT_QUOTA",
+        "DUPLICATE_SUBMISSION",
+    }
+)
+
+
+def proposal(findings: list[Finding]) -> str | None:
+    """What the reviewer is proposed to do: ``reject`` (不予受理, with the reasons) or ``correct`` (补正)."""
+    serious = [f for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)]
+    if not serious:
+        return None
+    return "reject" if any(f.code in REJECT_CODES for f in serious) else "correct"
 
 
 def route(
