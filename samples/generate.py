@@ -620,7 +620,7 @@ def render_form_docx(truth: dict[str, str], path: Path, office: str = "xiamen") 
 
 def _category_text(truth: dict[str, str], hangzhou: bool) -> str:
     cats = HANGZHOU_CATEGORIES if hangzhou else CATEGORIES
-    mark = {c: "☑" if truth["category"] == c else "□" for c in cats}
+    mark = {c: "☑" if truth["category"] == c or c in truth.get("category_extra", "") else "□" for c in cats}
     serial = truth.get("old_cert_serial", "")
     revoke_serial = serial if truth["category"] == "注销" else ""
     text = f"{mark['新办']}新办    {mark['注销']}注销（待注销的证书[序号：{revoke_serial}]）"

@@ -1,0 +1,158 @@
+"""Validation rules one by one, with real and corrupted values."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import REPO_ROOT
+from pipeline.errors import InputError
+from pipeline.extract.forms import load_profiles
+from pipeline.models import Field, Severity, error, warning
+from pipeline.validate import CaseInput, proposal, route, validate_case
+from pipeline.validate.crossdoc import RegistryInfo, consistency, normalise_name, product_certificate, quota
+from pipeline.validate.registry import read_registry
+
+PROFILES = load_profiles(REPO_ROOT / "forms")
+
+
+def F(value: str, conf: float = 0.99) -> Field:
+    return Field(value, conf)
+
+
+def codes(findings: list) -> list[str]:
+    return [f.code for f in findings]
+
+
+def test_name_normalisation() -> None:
+    assert normalise_name("厦门（集美）星河 有限公司") == normalise_name("厦门(集美)星河有限公司")
+    assert normalise_name("ＡＢＣ科技") == normalise_name("ABC科技")
+
+
+def test_consistency_passes_on_equal_documents_and_names_each_difference() -> None:
+    fields = {
+        "applicant_name": F("厦门（集美）星河有限公司"),
+        "license.name": F("厦门(集美)星河有限公司"),
+        "org_code": F("91610000555693947R"),
+        "license.org_code": F("91610000555693947R"),
+        "legal_rep_name": F("王伟"),
+        "license.legal_rep": F("王伟"),
+        "legal_rep_id_number": F("110101199003074477"),
+        "legal_rep_name_": F("x"),
+        "handler_name": F("李娜"),
+        "handler_id_number": F("350203197204141799"),
+        "id_card.1.name": F("王伟"),
+        "id_card.1.number": F("110101199003074477"),
+        "id_card.2.name": F("李娜"),
+        "id_card.2.number": F("350203197204141799"),
+        "crypto_product_cert_no": F("GM003312220230052"),
+        "product_cert.number": F("GM003312220230052"),
+    }
+    assert consistency(fields) == []
+    broken = dict(
+        fields,
+        **{
+            "license.name": F("别家公司"),
+            "license.org_code": F("91350200MA2YHR4E5X"),
+            "id_card.2.name": F("李四"),
+            "product_cert.number": F("GM003312220230044"),
+        },
+    )
+    assert codes(consistency(broken)) == [
+        "LICENSE_NAME_MISMATCH",
+        "ORG_CODE_LICENSE_MISMATCH",
+        "HANDLER_ID_COPY_MISMATCH",
+        "PRODUCT_CERT_COPY_MISMATCH",
+    ]
+
+
+REG = {
+    "GM003312220230052": RegistryInfo("GM003312220230052", "服务器密码机", "SJJ1012", date(2028, 1, 1)),
+    "GM003312220150007": RegistryInfo("GM003312220150007", "服务器密码机", "SJJ0917", date(2020, 4, 30)),
+    "GM003312220210811": RegistryInfo("GM003312220210811", "智能密码钥匙", "K3", date(2031, 5, 31)),
+}
+SERVICE = ("服务器密码机", "签名验签服务器")
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        ("GM003312220230052", []),
+        ("GM003312220239999", ["PRODUCT_CERT_UNKNOWN"]),
+        ("GM003312220150007", ["PRODUCT_CERT_EXPIRED"]),
+        ("GM003312220210811", ["PRODUCT_NOT_SERVICE_TYPE"]),
+        ("SXH2012001", ["PRODUCT_CERT_FORMAT", "PRODUCT_CERT_UNKNOWN"]),
+    ],
+)
+def test_product_certificate_against_registry(number: str, expected: list[str]) -> None:
+    found = product_certificate(
+        {"crypto_product_cert_no": F(number)}, REG.get, len(REG), date(2026, 11, 21), SERVICE, True
+    )
+    assert codes(found) == expected
+
+
+def test_product_certificate_without_registry_is_a_warning_for_review() -> None:
+    [f] = product_certificate(
+        {"crypto_product_cert_no": F("GM003312220230052")}, None, 0, date(2026, 11, 21), SERVICE, True
+    )
+    assert f.code == "PRODUCT_REGISTRY_EMPTY" and f.severity == Severity.WARNING
+
+
+def test_registry_import_tolerates_header_variants_and_encodings(tmp_path: Path) -> None:
+    csv_path = tmp_path / "目录.csv"
+    csv_path.write_bytes(
+        "认证证书编号,名称,规格型号,制造商,颁证日期,有效期\n"
+        "GM003312220230052,服务器密码机,SJJ1012,某公司,2023/01/05,2028年1月4日\n".encode("gb18030")
+    )
+    [row] = read_registry(csv_path)
+    assert (row.number, row.model, row.issued_on, row.valid_until) == (
+        "GM003312220230052",
+        "SJJ1012",
+        date(2023, 1, 5),
+        date(2028, 1, 4),
+    )
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["证书编号", "产品名称", "型号", "生产者", "发证日期", "有效期至"])
+    wb.active.append(["GM003312220230044", "签名验签服务器", "SRJ", "某公司", date(2023, 2, 1), date(2028, 1, 31)])
+    wb.save(tmp_path / "目录.xlsx")
+    [x] = read_registry(tmp_path / "目录.xlsx")
+    assert x.valid_until == date(2028, 1, 31) and x.product_name == "签名验签服务器"
+    (tmp_path / "bad.csv").write_text("产品名称,型号\nA,B\n", encoding="utf-8")
+    with pytest.raises(InputError):
+        read_registry(tmp_path / "bad.csv")
+
+
+def test_quota_rules() -> None:
+    assert codes(quota("91610000555693947R", 1, 1, "新办")) == ["ORG_HAS_ACTIVE_CERT"]
+    assert quota("91610000555693947R", 0, 1, "新办") == []
+    assert codes(quota("91610000555693947R", 3, 3, "增办")) == ["ORG_CERT_QUOTA"]
+    assert quota("91610000555693947R", 2, 3, "增办") == []
+    assert quota("91610000555693947R", 5, 1, "注销") == []
+
+
+def test_categories_and_aliases() -> None:
+    xm = PROFILES["xiamen-eport"]
+    base = CaseInput(xm, {}, [], {})
+    cat, found = validate_case(CaseInput(xm, {"category": F("更新")}, [], {}))
+    assert cat == "新办"  # 更新 is handled as 新办 in 厦门
+    _, found = validate_case(CaseInput(xm, {"category": F("解锁")}, [], {}))
+    assert "CATEGORY_NOT_OFFERED" in codes(found)
+    _, found = validate_case(CaseInput(xm, {"category": F("新办、注销", 0.5)}, [], {}))
+    assert "CATEGORY_MULTIPLE" in codes(found)
+    assert base.profile.office == "xiamen-eport"
+
+
+def test_routing_and_proposal() -> None:
+    xm = PROFILES["xiamen-eport"]
+    fields = {"category": F("新办"), "applicant_name": F("x", 0.5)}
+    r, extra = route(fields, [], xm, "新办")
+    assert r == "review" and codes(extra) == ["LOW_CONFIDENCE"]
+    r, extra = route({"category": F("新办")}, [], xm, "新办")
+    assert r == "issue" and extra == []
+    assert proposal([error("CSR_SIGNATURE_INVALID", None, "x")]) == "reject"
+    assert proposal([warning("ORG_HAS_ACTIVE_CERT", None, "x")]) == "correct"
+    assert proposal([]) is None
