@@ -24,6 +24,7 @@ from pipeline.extract.forms import (
     extract_labeled,
     norm_label,
 )
+from pipeline.extract.marks import seal_field, signature_field
 from pipeline.extract.ocr import OcrEngine
 from pipeline.extract.textlayer import TextLayerError, docx_items, pdf_items, xlsx_items
 from pipeline.models import (
@@ -167,6 +168,7 @@ def extract_case(
     if form_docs:
         doc, fx = form_docs[0]
         fields.update(fx.fields)
+        fields.update(_marks(doc))
         cat = _category(doc, fx, profile)
         if cat is not None:
             fields["category"] = cat
@@ -191,6 +193,20 @@ def extract_case(
     if not any(d.kind == DocKind.APPLICATION_FORM for d in docs):
         findings.append(info("NO_APPLICATION_FORM_READ", None, "未在材料中识别到申请表"))
     return profile, Extraction(documents, fields, findings, timings), docs
+
+
+def _marks(doc: ReadDocument) -> dict[str, Field]:
+    """seal_present / signature_present (是/否) from the scan; text layers cannot show them."""
+    out: dict[str, Field] = {}
+    if not doc.page_images:
+        return out
+    page = max(doc.page_images)  # the promise block with seal and signature ends the form
+    img = doc.page_images[page]
+    out["seal_present"] = seal_field(img, doc.name, page)
+    sig = signature_field(img, doc.items, doc.name, page)
+    if sig is not None:
+        out["signature_present"] = sig
+    return out
 
 
 def _attachment_fields(docs: list[ReadDocument], specs: AttachmentSpecs) -> dict[str, Field]:

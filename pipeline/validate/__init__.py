@@ -212,6 +212,28 @@ def _form_findings(fields: dict[str, Field], profile: OfficeProfile, category: s
                 cn.evidence,
             )
         )
+    seal = fields.get("seal_present")
+    if seal is not None and seal.value == "否":
+        out.append(error("SEAL_MISSING", "seal_present", "申请表未加盖申请单位公章", seal.evidence))
+    elif seal is not None and seal.confidence < 0.9:
+        out.append(
+            warning(
+                "SEAL_UNCERTAIN",
+                "seal_present",
+                "申请表上的公章不是红色或不清晰（可能为复印件），请核对原件",
+                seal.evidence,
+            )
+        )
+    sig = fields.get("signature_present")
+    if sig is not None and sig.value == "否":
+        out.append(
+            error(
+                "SIGNATURE_MISSING",
+                "signature_present",
+                "申请表的法定代表人/主要负责人（或授权代理人）未签字",
+                sig.evidence,
+            )
+        )
     alg = fields.get("algorithm")
     if alg and alg.value != "SM2":
         out.append(error("ALGORITHM_NOT_SM2", "algorithm", f"算法应为 SM2（申请表填写为“{alg.value}”）", alg.evidence))

@@ -1,0 +1,77 @@
+"""Seal (red 公章) and handwritten signature presence on a scanned 申请表, from pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from pipeline.extract.forms import TextItem, norm_label
+from pipeline.models import BBox, Evidence, Field
+
+SEAL_MIN_SHARE = 0.0015  # red pixels / page pixels
+INK_MIN_SHARE = 0.01  # dark pixels / signature area
+
+
+def red_mask(img: Image.Image) -> np.ndarray:
+    arr = np.asarray(img.convert("RGB")).astype(np.int16)
+    r, g, b = arr[:, :, 0], arr[:, :, 1], arr[:, :, 2]
+    return (r > 140) & (r - g > 50) & (r - b > 50)
+
+
+def seal_field(img: Image.Image, document: str, page: int) -> Field:
+    mask = red_mask(img)
+    share = float(mask.mean())
+    if share < SEAL_MIN_SHARE:
+        circle = grey_seal(img)
+        if circle is not None:  # a seal that is not red: a photocopy, or a grey scan of the original
+            return Field("是", 0.6, Evidence(document, page, circle))
+        return Field("否", min(1.0, 0.9 + (SEAL_MIN_SHARE - share) / SEAL_MIN_SHARE * 0.1), Evidence(document, page))
+    ys, xs = np.nonzero(mask)
+    bbox: BBox = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+    w, h = bbox[2] - bbox[0], bbox[3] - bbox[1]
+    roundish = 0.6 < (w / h if h else 0) < 1.6
+    return Field("是", 0.97 if roundish else 0.7, Evidence(document, page, bbox))
+
+
+def grey_seal(img: Image.Image) -> BBox | None:
+    """A large circle in the lower half of a page that has no colour at all."""
+    import cv2
+
+    arr = np.asarray(img.convert("RGB")).astype(np.int16)
+    if float((arr.max(axis=2) - arr.min(axis=2)).mean()) > 12:
+        return None  # a colour scan without red: no seal
+    grey = np.asarray(img.convert("L"))
+    top = grey.shape[0] // 2
+    lower = cv2.medianBlur(grey[top:], 5)
+    size = min(img.size)
+    circles = cv2.HoughCircles(
+        lower,
+        cv2.HOUGH_GRADIENT,
+        dp=1.5,
+        minDist=size // 4,
+        param1=120,
+        param2=60,
+        minRadius=size // 20,
+        maxRadius=size // 7,
+    )
+    if circles is None:
+        return None
+    x, y, r = (float(v) for v in np.asarray(circles).reshape(-1, 3)[0])
+    return (x - r, top + y - r, x + r, top + y + r)
+
+
+def signature_field(img: Image.Image, items: list[TextItem], document: str, page: int) -> Field | None:
+    """Ink to the right of the 签字 label (red seal pixels are not ink)."""
+    label = next((it for it in items if it.page == page and norm_label(it.text).endswith("签字")), None)
+    if label is None:
+        return None
+    _x0, y0, x1, y1 = label.bbox
+    h = y1 - y0
+    box = (int(x1), int(max(0, y0 - h)), int(min(img.width, x1 + 12 * h)), int(min(img.height, y1 + h)))
+    crop = img.convert("RGB").crop(box)
+    grey = np.asarray(crop.convert("L"))
+    ink = (grey < 110) & ~red_mask(crop)
+    share = float(ink.mean()) if ink.size else 0.0
+    value = "是" if share >= INK_MIN_SHARE else "否"
+    conf = min(0.99, 0.8 + abs(share - INK_MIN_SHARE) * 10)
+    return Field(value, conf, Evidence(document, page, tuple(float(v) for v in box)))  # type: ignore[arg-type]
