@@ -26,6 +26,7 @@ from pipeline.extract.forms import (
 )
 from pipeline.extract.marks import seal_field, signature_field
 from pipeline.extract.ocr import OcrEngine
+from pipeline.extract.repair import repair_fields
 from pipeline.extract.textlayer import TextLayerError, docx_items, pdf_items, xlsx_items
 from pipeline.models import (
     DocKind,
@@ -183,6 +184,8 @@ def extract_case(
             )
     if attachments is not None:
         fields.update(_attachment_fields(docs, attachments))
+    fields, repairs = repair_fields(fields)
+    findings.extend(repairs)
     fields.update(_der_fields(files, docs))
     timings = {
         "extract_s": time.perf_counter() - start,

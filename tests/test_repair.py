@@ -1,0 +1,33 @@
+"""Check-digit-guided repair: one valid candidate is taken with low confidence and a finding; several are not."""
+
+from __future__ import annotations
+
+from pipeline.extract.repair import REPAIRED_CONFIDENCE, candidates, repair_fields
+from pipeline.models import Evidence, Field
+from pipeline.validate.identifiers import validate_resident_id, validate_uscc
+
+EV = Evidence("申请表.jpg", 1, (1.0, 2.0, 3.0, 4.0))
+
+
+def test_single_candidate_is_repaired_with_low_confidence() -> None:
+    good = "91610000555693947R"
+    misread = good.replace("5556", "S556", 1)  # OCR read 5 as S
+    fields, findings = repair_fields({"org_code": Field(misread, 0.98, EV)})
+    assert fields["org_code"].value == good and fields["org_code"].confidence == REPAIRED_CONFIDENCE
+    assert [f.code for f in findings] == ["OCR_REPAIRED"] and "S→5" in findings[0].message_zh
+
+
+def test_ambiguous_or_text_layer_codes_are_not_guessed() -> None:
+    bad = "350203197806113480"  # two single-confusion fixes validate (7→1 at 11, 1→7 at 16): never guess
+    assert candidates(bad, validate_resident_id) == ["350203191806113480", "350203197806173480"]
+    fields, findings = repair_fields({"handler_id_number": Field(bad, 0.99, EV)})
+    assert fields["handler_id_number"].value == bad and [f.code for f in findings] == ["OCR_REPAIR_AMBIGUOUS"]
+    # a typed (text-layer) value has no bbox: it is what the applicant wrote, never altered
+    typed, none = repair_fields({"org_code": Field("9161000O555693947R", 1.0, Evidence("申请表.docx", 1, None))})
+    assert typed["org_code"].value == "9161000O555693947R" and none == []
+
+
+def test_valid_codes_untouched() -> None:
+    fields, findings = repair_fields({"org_code": Field("91610000555693947R", 0.99, EV)})
+    assert fields["org_code"].confidence == 0.99 and findings == []
+    assert candidates("91610000555693947R", validate_uscc) == []
