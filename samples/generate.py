@@ -86,6 +86,47 @@ PROMISE = (
 )
 CATEGORIES = ["新办", "注销"]
 
+# seed 004 (网证通 《数字证书及电子印章申请表》)
+NETCA_TITLE = "网证通数字证书及电子印章申请表"
+NETCA_CATEGORIES = ["新申请", "更新续期", "变更", "注销", "补办", "解锁"]
+NETCA_LAYOUT: list[tuple[int, list[tuple[str, int]]]] = [
+    (90, [("申请业务类型", 1), ("{category_row}", 5)]),
+    (70, [("申请单位基本资料", 6)]),
+    (90, [("机构名称", 1), ("{applicant_name}", 5)]),
+    (100, [("统一社会信用代码\n或营业执照号", 2), ("{org_code}", 4)]),
+    (90, [("电子邮箱", 1), ("{email}", 5)]),
+    (90, [("通信地址", 1), ("{address}", 5)]),
+    (70, [("经办人资料", 6)]),
+    (90, [("姓名", 1), ("{handler_name}", 2), ("手机", 1), ("{handler_phone}", 2)]),
+    (90, [("身份证号", 1), ("{handler_id_number}", 5)]),
+]
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    title: str
+    categories: list[str]
+    layout: list[tuple[int, list[tuple[str, int]]]]
+    promise: str
+
+
+FORMS = {
+    "xiamen": FormSpec(TITLE, CATEGORIES, LAYOUT, PROMISE),
+    "hangzhou": FormSpec(
+        HANGZHOU_TITLE,
+        HANGZHOU_CATEGORIES,
+        HANGZHOU_LAYOUT,
+        PROMISE.replace("数字证书申请须知", "机构证书申请须知").replace("使用数字证书", "机构证书"),
+    ),
+    "netca": FormSpec(
+        NETCA_TITLE,
+        NETCA_CATEGORIES,
+        NETCA_LAYOUT,
+        "本单位在此郑重声明：本单位授权上述经办人办理本单位数字证书，本单位保证所填写的内容和提交的证明材料"
+        "真实、完整、有效。",
+    ),
+}
+
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡蒋余杜叶程苏魏吕丁任沈姚卢"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志强海燕晓东红梅雪晨宇航思远子涵浩然欣怡"
 CITY_PREFIX = {"厦门": ("350200", "350203"), "杭州": ("330100", "330106"), "广州": ("440100", "440104")}
@@ -141,9 +182,27 @@ def make_product_cert(rng: random.Random) -> str:
 
 def random_truth(rng: random.Random, city: str = "厦门", office: str = "xiamen") -> dict[str, str]:
     truth = _random_truth(rng, city)
+    if office in ("hangzhou", "netca"):
+        truth["address"] = (
+            f"{city}市{rng.choice(['西湖区', '拱墅区', '越秀区'])}{rng.choice(WORDS)}路{rng.randint(1, 999)}号"
+        )
     if office == "hangzhou":  # the 机构证书申请表 asks for 通信地址, not 邮件地址
         del truth["email"]
         del truth["legal_rep_phone"]
+    if office == "netca":  # 网证通: organisation, address, handler; no legal representative or device fields
+        for key in (
+            "legal_rep_name",
+            "legal_rep_phone",
+            "legal_rep_id_type",
+            "legal_rep_id_number",
+            "handler_id_type",
+            "crypto_product_cert_no",
+            "common_name",
+            "algorithm",
+            "validity_years",
+        ):
+            del truth[key]
+        truth["category"] = "新申请"
         truth["address"] = (
             f"{city}市{rng.choice(['西湖区', '拱墅区', '滨江区'])}{rng.choice(WORDS)}路{rng.randint(1, 999)}号"
         )
@@ -223,23 +282,26 @@ def _draw_box(draw: ImageDraw.ImageDraw, x: int, y: int, size: int, ticked: bool
         draw.line([x + size // 2.4, y + size - 6, x + size - 3, y + 3], fill="black", width=5)
 
 
-def render_form_image(truth: dict[str, str], style: ScanStyle, rng: random.Random) -> Image.Image:
+def render_form_image(
+    truth: dict[str, str], style: ScanStyle, rng: random.Random, office: str = "xiamen"
+) -> Image.Image:
+    form = FORMS[office]
     img = Image.new("RGB", (PAGE_W, PAGE_H), "white")
     draw = ImageDraw.Draw(img)
     fp = font_path()
-    title_font = ImageFont.truetype(fp, 54)
-    tw = draw.textlength(TITLE, font=title_font)
-    draw.text(((PAGE_W - tw) / 2, 150), TITLE, font=title_font, fill="black")
+    title_font = ImageFont.truetype(fp, 54 if len(form.title) < 16 else 46)
+    tw = draw.textlength(form.title, font=title_font)
+    draw.text(((PAGE_W - tw) / 2, 150), form.title, font=title_font, fill="black")
     y = 280
     table_w = sum(COLUMNS)
-    for height, cells in LAYOUT:
+    for height, cells in form.layout:
         x = MARGIN_X
         col = 0
         for text, span in cells:
             w = sum(COLUMNS[col : col + span])
             draw.rectangle([x, y, x + w, y + height], outline="black", width=3)
             if text == "{category_row}":
-                _draw_category_row(draw, truth, x, y, w, height, style.tick)
+                _draw_category_row(draw, truth, x, y, w, height, style.tick, form.categories)
             else:
                 content = text.format(**truth) if "{" in text else text
                 is_value = text.startswith("{")
@@ -261,7 +323,7 @@ def render_form_image(truth: dict[str, str], style: ScanStyle, rng: random.Rando
     small = ImageFont.truetype(fp, 28)
     draw.text((MARGIN_X + 20, y + 20), "申请单位承诺声明", font=ImageFont.truetype(fp, 32), fill="black")
     line, ty = "", y + 70
-    for ch in PROMISE:
+    for ch in form.promise:
         if draw.textlength(line + ch, font=small) > table_w - 60:
             draw.text((MARGIN_X + 30, ty), line, font=small, fill="black")
             line, ty = "", ty + 40
@@ -276,22 +338,31 @@ def render_form_image(truth: dict[str, str], style: ScanStyle, rng: random.Rando
 
 
 def _draw_category_row(
-    draw: ImageDraw.ImageDraw, truth: dict[str, str], x: int, y: int, w: int, h: int, tick: str
+    draw: ImageDraw.ImageDraw,
+    truth: dict[str, str],
+    x: int,
+    y: int,
+    w: int,
+    h: int,
+    tick: str,
+    categories: list[str] | None = None,
 ) -> None:
-    font = ImageFont.truetype(font_path(), 32)
+    categories = categories or CATEGORIES
+    font = ImageFont.truetype(font_path(), 32 if len(categories) <= 2 else 26)
     cx = x + 24
-    box = 30
-    for option in CATEGORIES:
+    box = 30 if len(categories) <= 2 else 26
+    for option in categories:
         ticked = truth["category"] == option or option in truth.get("category_extra", "")
         _draw_box(draw, cx, y + (h - box) // 2, box, ticked, tick)
         cx += box + 10
         label = option
-        if option == "注销":
-            label = f"注销（待注销的证书[序号：{truth.get('old_cert_serial', '')}]）"
-            if not truth.get("old_cert_serial"):
-                label = "注销（待注销的证书[序号：                ]）"
-        draw.text((cx, y + (h - 34) // 2), label, font=font, fill="black")
-        cx += int(draw.textlength(label, font=font)) + 80
+        serial = truth.get("old_cert_serial", "") if truth["category"] == option else ""
+        if option == "注销" and len(categories) <= 3:
+            label = f"注销（待注销的证书[序号：{serial or '        '}]）"
+        elif option == "更新" and len(categories) == 3:
+            label = f"更新（原证书[序号：{serial or '        '}]一个月后注销）"
+        draw.text((cx, y + (h - font.size - 2) // 2), label, font=font, fill="black")
+        cx += int(draw.textlength(label, font=font)) + (80 if len(categories) <= 2 else 34)
 
 
 def _draw_signature(draw: ImageDraw.ImageDraw, x: int, y: int, rng: random.Random) -> None:
@@ -590,12 +661,12 @@ def render_form_docx(truth: dict[str, str], path: Path, office: str = "xiamen") 
     from docx import Document
     from docx.shared import Pt
 
-    hangzhou = office == "hangzhou"
+    form = FORMS[office]
     doc = Document()
-    doc.add_heading(HANGZHOU_TITLE if hangzhou else TITLE, level=1)
+    doc.add_heading(form.title, level=1)
     table = doc.add_table(rows=0, cols=len(COLUMNS))
     table.style = "Table Grid"
-    for _height, cells in HANGZHOU_LAYOUT if hangzhou else LAYOUT:
+    for _height, cells in form.layout:
         row = table.add_row()
         col = 0
         for text, span in cells:
@@ -603,7 +674,7 @@ def render_form_docx(truth: dict[str, str], path: Path, office: str = "xiamen") 
             if span > 1:
                 cell = cell.merge(row.cells[col + span - 1])
             if text == "{category_row}":
-                content = _category_text(truth, hangzhou)
+                content = _category_text(truth, office)
             else:
                 content = text.format(**truth) if "{" in text else text
             cell.text = content.replace("\n", "")
@@ -618,8 +689,13 @@ def render_form_docx(truth: dict[str, str], path: Path, office: str = "xiamen") 
     doc.save(str(path))
 
 
-def _category_text(truth: dict[str, str], hangzhou: bool) -> str:
-    cats = HANGZHOU_CATEGORIES if hangzhou else CATEGORIES
+def _category_text(truth: dict[str, str], office: str) -> str:
+    hangzhou = office == "hangzhou"
+    cats = FORMS[office].categories
+    if office == "netca":
+        return "    ".join(
+            ("☑" if truth["category"] == c or c in truth.get("category_extra", "") else "□") + c for c in cats
+        )
     mark = {c: "☑" if truth["category"] == c or c in truth.get("category_extra", "") else "□" for c in cats}
     serial = truth.get("old_cert_serial", "")
     revoke_serial = serial if truth["category"] == "注销" else ""
@@ -628,6 +704,61 @@ def _category_text(truth: dict[str, str], hangzhou: bool) -> str:
         update_serial = serial if truth["category"] == "更新" else ""
         text += f"    {mark['更新']}更新（原证书[序号：{update_serial}]将在新证书生效后一个月注销）"
     return text
+
+
+# --------------------------------------------------------------------------- rendering: PDF with a text layer
+
+
+def render_form_pdf_text(truth: dict[str, str], path: Path, office: str = "xiamen") -> None:
+    """The same table drawn with reportlab: real text objects, no image (a form filled on a computer)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    if "WQY" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("WQY", font_path(), subfontIndex=0))
+    form = FORMS[office]
+    k = 72 / 200  # generator pixels (200 dpi) → points
+    _w, h_page = A4
+    c = canvas.Canvas(str(path), pagesize=A4)
+
+    def text(x: float, y: float, value: str, size: float) -> None:
+        c.setFont("WQY", size)
+        c.drawString(x * k, h_page - y * k - size, value)
+
+    c.setFont("WQY", 20)
+    c.drawCentredString(A4[0] / 2, h_page - 160 * k - 20, form.title)
+    y = 280
+    for height, cells in form.layout:
+        x, col = MARGIN_X, 0
+        for cell, span in cells:
+            w = sum(COLUMNS[col : col + span])
+            c.rect(x * k, h_page - (y + height) * k, w * k, height * k)
+            if cell == "{category_row}":
+                # WenQuanYi has no ☑: a filled square is what such forms print
+                text(x + 20, y + height / 2 - 12, _category_text(truth, office).replace("☑", "■"), 10)
+            else:
+                content = cell.format(**truth) if "{" in cell else cell
+                lines = content.split("\n")
+                size = 11 if cell.startswith("{") else 10.5
+                while max(len(line) for line in lines) * size / k > w - 20 and size > 6:
+                    size -= 0.5
+                for i, line in enumerate(lines):
+                    text(x + 12, y + height / 2 - 16 * len(lines) + 32 * i + 4, line, size)
+            x += w
+            col += span
+        y += height
+    text(MARGIN_X + 20, y + 30, "申请单位承诺声明", 11)
+    text(MARGIN_X + 20, y + 90, form.promise[:60], 9)
+    text(MARGIN_X + 1000, y + 300, "申请单位公章：（已盖章）", 10)
+    c.showPage()
+    c.save()
+
+
+def save_scan_pdf(img: Image.Image, path: Path, dpi: int) -> None:
+    """A scanner's PDF: one JPEG image per page, no text layer."""
+    img.convert("RGB").save(path, "PDF", resolution=float(dpi))
 
 
 # --------------------------------------------------------------------------- CSR
@@ -693,19 +824,28 @@ def write_case(
     style: ScanStyle | None,
     rng: random.Random,
     csr: bool = True,
+    office: str = "xiamen",
 ) -> Path:
+    """kind: jpg (a scan), pdf-scan (a scanner's image PDF), pdf-text (a PDF with a text layer) or docx."""
     case = out / name
     case.mkdir(parents=True, exist_ok=True)
+    style = style or ScanStyle()
     if kind == "docx":
-        render_form_docx(truth, case / "申请表.docx")
+        render_form_docx(truth, case / "申请表.docx", office=office)
+    elif kind == "pdf-text":
+        render_form_pdf_text(truth, case / "申请表.pdf", office=office)
     else:
-        img = render_form_image(truth, style or ScanStyle(), rng)
-        img.save(case / "申请表.jpg", "JPEG", quality=(style or ScanStyle()).jpeg_quality)
+        img = render_form_image(truth, style, rng, office=office)
+        if kind == "pdf-scan":
+            save_scan_pdf(img, case / "申请表.pdf", style.dpi)
+        else:
+            img.save(case / "申请表.jpg", "JPEG", quality=style.jpeg_quality)
     if csr:
-        make_csr(truth["applicant_name"], truth["common_name"], case / "request.csr")
+        name_ = truth["applicant_name"]
+        make_csr(name_, truth.get("common_name", name_), case / "request.csr")
     truth_dir.mkdir(parents=True, exist_ok=True)
     (truth_dir / f"{name}.json").write_text(
-        json.dumps({"kind": kind, "fields": truth}, ensure_ascii=False, indent=1), encoding="utf-8"
+        json.dumps({"kind": kind, "office": office, "fields": truth}, ensure_ascii=False, indent=1), encoding="utf-8"
     )
     return case
 

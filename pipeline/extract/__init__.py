@@ -17,6 +17,7 @@ from pipeline.extract.checkbox import ticked_options
 from pipeline.extract.classify import classify_der, classify_text, name_hint, sniff
 from pipeline.extract.forms import (
     AttachmentSpecs,
+    FormExtraction,
     OfficeProfile,
     TextItem,
     category_from_text,
@@ -161,6 +162,8 @@ def extract_case(
             kind = name_hint(doc.name) or DocKind.OTHER
         doc.kind = kind
         if kind == DocKind.APPLICATION_FORM:
+            if fx.missing and doc.page_images:
+                fx = _second_look(doc, fx, profile, engine_factory)
             form_docs.append((doc, fx))
     if len(form_docs) > 1:
         findings.append(
@@ -198,6 +201,33 @@ def extract_case(
     return profile, Extraction(documents, fields, findings, timings), docs
 
 
+SECOND_LOOK_SCALE = 2.0
+
+
+def _second_look(
+    doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile, engine_factory: EngineFactory
+) -> FormExtraction:
+    """OCR again, enlarged, the cells whose label was found but whose value the page-level pass missed."""
+    engine = engine_factory()
+    added: list[TextItem] = []
+    for page, (x0, y0, x1, y1) in fx.missing.values():
+        img = doc.page_images.get(page)
+        if img is None or x1 - x0 < 8 or y1 - y0 < 8:
+            continue
+        box = (int(max(0, x0)), int(max(0, y0)), int(min(img.width, x1)), int(min(img.height, y1)))
+        crop = img.crop(box)
+        crop = crop.resize((int(crop.width * SECOND_LOOK_SCALE), int(crop.height * SECOND_LOOK_SCALE)))
+        result = engine.recognize(crop)
+        doc.ocr_seconds += result.seconds
+        for b in result.boxes:
+            bx0, by0, bx1, by1 = (v / SECOND_LOOK_SCALE for v in b.bbox)
+            added.append(TextItem(b.text, (bx0 + box[0], by0 + box[1], bx1 + box[0], by1 + box[1]), b.score, page))
+    if not added:
+        return fx
+    doc.items.extend(added)
+    return extract_form(doc.items, profile, doc.name)
+
+
 def _marks(doc: ReadDocument) -> dict[str, Field]:
     """seal_present / signature_present (是/否) from the scan; text layers cannot show them."""
     out: dict[str, Field] = {}
@@ -231,10 +261,7 @@ def _attachment_fields(docs: list[ReadDocument], specs: AttachmentSpecs) -> dict
     return out
 
 
-def _category(doc: ReadDocument, fx: object, profile: OfficeProfile) -> Field | None:
-    from pipeline.extract.forms import FormExtraction
-
-    assert isinstance(fx, FormExtraction)
+def _category(doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile) -> Field | None:
     options = profile.category_options
     if not fx.category_texts:
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 import cv2
@@ -59,16 +58,36 @@ def find_boxes(img: Image.Image, region: BBox, text_height: float) -> list[TickB
     return sorted(boxes, key=lambda b: b.bbox[0])
 
 
-def option_positions(items: list[TextItem], options: tuple[str, ...]) -> dict[str, float]:
-    """Estimated x where each option word starts (proportional position inside its OCR box)."""
-    pos: dict[str, float] = {}
+def _char_width(ch: str) -> float:
+    """Relative advance: CJK and full-width forms are square, ASCII about half as wide."""
+    return 0.5 if ord(ch) < 0x2000 and ch not in "□☐☑☒■" else 1.0
+
+
+BOX_GLYPHS = "□☐☑☒■口"
+
+
+def option_positions(items: list[TextItem], options: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    """(expected x centre of each option's box, width of one character), CJK/ASCII weighted.
+
+    When OCR read the box as a glyph (□, ☑, 口 …) the box is that character's slot before the word; when
+    the word starts its OCR box with no glyph, the detector's box usually began at the (unread) checkbox,
+    so the checkbox is the box's first slot."""
+    pos: dict[str, tuple[float, float]] = {}
     for it in items:
-        text = unicodedata.normalize("NFKC", it.text)
+        text = it.text
         for opt in options:
             i = text.find(opt)
-            if i >= 0 and opt not in pos:
-                x0, _, x1, _ = it.bbox
-                pos[opt] = x0 + (x1 - x0) * i / max(len(text), 1)
+            if i < 0 or opt in pos:
+                continue
+            x0, _, x1, _ = it.bbox
+            unread_box = i == 0 or text[i - 1] not in BOX_GLYPHS
+            total = sum(_char_width(c) for c in text) + (1.0 if unread_box and i == 0 else 0.0)
+            unit = (x1 - x0) / (total or 1.0)
+            if unread_box and i == 0:
+                pos[opt] = (x0 + unit / 2, unit)
+            else:
+                start = x0 + unit * sum(_char_width(c) for c in text[:i])
+                pos[opt] = (start - unit / 2, unit)
     return pos
 
 
@@ -86,10 +105,12 @@ def ticked_options(
     ticked: list[str] = []
     margins: list[float] = []
     used: set[int] = set()
-    for opt, x in pos.items():
-        # the box is just left of the option word (or its glyph was read as part of the word)
-        best = min(range(len(boxes)), key=lambda i: abs(boxes[i].bbox[2] - x))
-        if abs(boxes[best].bbox[2] - x) > text_h * 2.5 or best in used:
+    for opt, (target, unit) in pos.items():
+        free = [i for i in range(len(boxes)) if i not in used]
+        if not free:
+            return None
+        best = min(free, key=lambda i: abs((boxes[i].bbox[0] + boxes[i].bbox[2]) / 2 - target))
+        if abs((boxes[best].bbox[0] + boxes[best].bbox[2]) / 2 - target) > max(unit, text_h) * 1.5:
             return None
         used.add(best)
         b = boxes[best]

@@ -238,6 +238,7 @@ class FormExtraction:
     labels_found: int
     category_box: BBox | None  # the row band of the category options (for tick detection)
     category_texts: list[TextItem]
+    missing: dict[str, tuple[int, BBox]] = field(default_factory=dict)  # key → (page, region) to OCR again
 
 
 def extract_labeled(
@@ -246,6 +247,7 @@ def extract_labeled(
     other_labels: tuple[str, ...],
     document: str,
     with_bbox: bool = True,
+    missing: dict[str, tuple[int, BBox]] | None = None,
 ) -> dict[str, Field]:
     """Each spec's label, then the text to its right on the same row up to the next label."""
     all_aliases = tuple(other_labels) + tuple(a for f in specs for a in f.labels)
@@ -289,6 +291,8 @@ def extract_labeled(
         scores = ([hit.item.score] if hit.rest else []) + [it.score for it in value_items]
         value = clean_value(spec.shape, "".join(parts))
         if not value:
+            if missing is not None:  # the label is there, its value was not read: where to look again
+                missing[key] = (hit.item.page, _value_region(hit, label_items))
             continue
         conf = min(scores) if scores else 0.0
         if not shape_ok(spec.shape, value):
@@ -301,7 +305,10 @@ def extract_labeled(
 def extract_form(
     items: list[TextItem], profile: OfficeProfile, document: str, with_bbox: bool = True
 ) -> FormExtraction:
-    fields = extract_labeled(items, profile.fields, (*profile.stop_labels, profile.category_label), document, with_bbox)
+    missing: dict[str, tuple[int, BBox]] = {}
+    fields = extract_labeled(
+        items, profile.fields, (*profile.stop_labels, profile.category_label), document, with_bbox, missing
+    )
     hits = len(fields)
 
     cat_box = None
@@ -323,7 +330,19 @@ def extract_form(
             _x0, y0, x1, y1 = union([it.bbox for it in cat_items])
             lb = cat_hit.label_box
             cat_box = (lb[2], min(y0, lb[1]), x1, max(y1, lb[3]))
-    return FormExtraction(fields, hits, cat_box, cat_items)
+    return FormExtraction(fields, hits, cat_box, cat_items, missing)
+
+
+def _value_region(hit: LabelHit, label_items: list[TextItem]) -> BBox:
+    lb = hit.label_box
+    h = _h(lb)
+    stops = [
+        li.bbox[0]
+        for li in label_items
+        if li is not hit.item and li.page == hit.item.page and same_row(lb, li.bbox) and li.bbox[0] > lb[2]
+    ]
+    right = min(stops) - 2 if stops else lb[2] + 14 * h
+    return (lb[2] + 2, lb[1] - 0.5 * h, right, lb[3] + 0.5 * h)
 
 
 def _value_items(
@@ -350,7 +369,7 @@ def _value_items(
     kept: list[TextItem] = []
     edge = right_edge
     for it in sorted(out, key=lambda it: it.bbox[0]):
-        gap_limit = _h(lb) * (7 if not kept else 3)
+        gap_limit = _h(lb) * (10 if not kept else 3)
         if it.bbox[0] - edge > gap_limit:
             break
         kept.append(it)
