@@ -75,19 +75,16 @@ def option_positions(items: list[TextItem], options: tuple[str, ...]) -> dict[st
     pos: dict[str, tuple[float, float]] = {}
     for it in items:
         text = it.text
+        x0, _, x1, _ = it.bbox
+        # a box the detector included but the recogniser dropped takes the first slot of the OCR box
+        lead = 1.0 if text and text[0] not in BOX_GLYPHS and any(text.startswith(o) for o in options) else 0.0
+        unit = (x1 - x0) / ((sum(_char_width(c) for c in text) + lead) or 1.0)
         for opt in options:
             i = text.find(opt)
             if i < 0 or opt in pos:
                 continue
-            x0, _, x1, _ = it.bbox
-            unread_box = i == 0 or text[i - 1] not in BOX_GLYPHS
-            total = sum(_char_width(c) for c in text) + (1.0 if unread_box and i == 0 else 0.0)
-            unit = (x1 - x0) / (total or 1.0)
-            if unread_box and i == 0:
-                pos[opt] = (x0 + unit / 2, unit)
-            else:
-                start = x0 + unit * sum(_char_width(c) for c in text[:i])
-                pos[opt] = (start - unit / 2, unit)
+            start = x0 + unit * (lead + sum(_char_width(c) for c in text[:i]))
+            pos[opt] = (start - unit / 2, unit)
     return pos
 
 
@@ -104,6 +101,15 @@ def ticked_options(
         return None
     ticked: list[str] = []
     margins: list[float] = []
+    # printed checkboxes all have one size; glyphs such as 口 or 日 inside the text are a little smaller
+    widest = max(b.bbox[2] - b.bbox[0] for b in boxes)
+    printed = [b for b in boxes if b.bbox[2] - b.bbox[0] >= 0.88 * widest]
+    if len(printed) == len(options) == len(pos):
+        for opt, b in zip(sorted(pos, key=lambda o: pos[o][0]), printed, strict=True):
+            if b.ticked:
+                ticked.append(opt)
+            margins.append(abs(b.ink - INK_TICKED))
+        return ticked, boxes, min(1.0, 0.8 + min(margins) * 2)
     used: set[int] = set()
     for opt, (target, unit) in pos.items():
         free = [i for i in range(len(boxes)) if i not in used]
