@@ -876,6 +876,33 @@ def committed_set(out: Path, truth_dir: Path) -> None:
         for n in ("xiamen-new-scan", "xiamen-new-docx", "xiamen-new-bad-uscc")
     ]
     write_registry(out.parent / "product-registry.csv", registry_rows(atts, random.Random(4)))
+    # one committed scan and one text-layer PDF of each of the other two forms (the OCR and PDF tests read them)
+    forms_rng = random.Random(5)
+    for office in ("hangzhou", "netca"):
+        t = random_truth(forms_rng, office=office)
+        write_case(
+            out.parent / "forms",
+            truth_dir,
+            f"{office}-scan",
+            t,
+            "jpg",
+            ScanStyle(rotation=0.8, blur=0.5, noise=5, jpeg_quality=80),
+            forms_rng,
+            csr=False,
+            office=office,
+        )
+        t = random_truth(forms_rng, office=office)
+        write_case(
+            out.parent / "forms",
+            truth_dir,
+            f"{office}-text-pdf",
+            t,
+            "pdf-text",
+            None,
+            forms_rng,
+            csr=False,
+            office=office,
+        )
 
 
 REGISTRY_HEADER = ["证书编号", "产品名称", "型号", "生产者", "发证日期", "有效期至"]

@@ -158,3 +158,29 @@ def test_bad_files_become_findings_not_exceptions(tmp_path: Path) -> None:
     assert codes["junk.pdf"] == "PDF_CORRUPT"
     assert codes["x.csr"] == "DER_UNREADABLE"
     assert "fake.docx" in codes
+
+
+FORMS_DIR = SAMPLES.parent / "forms"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "office"), [("hangzhou-scan", "hangzhou-eport"), ("netca-scan", "netca-gd")])
+def test_real_ocr_on_the_other_two_forms(name: str, office: str) -> None:
+    profile, result, _d = extract_case(_files(FORMS_DIR / name), PROFILES, "xiamen-eport", CountingEngine())
+    assert profile.office == office  # detected from the form's title, not from the default
+    expected = truth(name)
+    for key, value in expected.items():
+        assert result.fields[key].value == value, key
+        assert result.fields[key].confidence > 0.9, key
+
+
+@pytest.mark.parametrize(("name", "office"), [("hangzhou-text-pdf", "hangzhou-eport"), ("netca-text-pdf", "netca-gd")])
+def test_pdf_text_layer_without_ocr(name: str, office: str) -> None:
+    engine = CountingEngine()
+    profile, result, _d = extract_case(_files(FORMS_DIR / name), PROFILES, "xiamen-eport", engine)
+    assert engine.calls == 0 and profile.office == office
+    [doc] = result.documents
+    assert doc.kind == DocKind.APPLICATION_FORM and doc.text_source == TextSource.PDF_TEXT
+    for key, value in truth(name).items():
+        assert result.fields[key].value == value, key
+    assert result.fields["org_code"].evidence.bbox is not None  # PDF words carry positions (points)
