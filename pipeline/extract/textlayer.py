@@ -80,6 +80,7 @@ def xlsx_items(data: bytes) -> TextLayer:
         raise TextLayerError("XLSX_CORRUPT", f"cannot open XLSX: {type(exc).__name__}: {exc}") from exc
     items: list[TextItem] = []
     row_base = 0
+    formulas = _has_formulas(data)
     for ws in wb.worksheets:
         for r, row in enumerate(ws.iter_rows(values_only=True, max_row=500, max_col=40)):
             for c, value in enumerate(row):
@@ -87,7 +88,28 @@ def xlsx_items(data: bytes) -> TextLayer:
                     items.append(_grid_item(str(value).strip(), row_base + r, c))
         row_base += (ws.max_row or 0) + 2
     wb.close()
+    if not items and formulas:
+        raise TextLayerError(
+            "XLSX_NO_VALUES", "the workbook holds formulas without saved results (open and save it in Excel/WPS first)"
+        )
     return TextLayer(items, len(wb.worksheets), [], [])
+
+
+def _has_formulas(data: bytes) -> bool:
+    try:
+        from openpyxl import load_workbook
+
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        found = any(
+            isinstance(v, str) and v.startswith("=")
+            for ws in wb.worksheets
+            for row in ws.iter_rows(values_only=True, max_row=200, max_col=40)
+            for v in row
+        )
+        wb.close()
+        return found
+    except Exception:  # the data_only pass reports what is wrong with the file
+        return False
 
 
 def pdf_items(data: bytes) -> TextLayer:
@@ -99,9 +121,12 @@ def pdf_items(data: bytes) -> TextLayer:
     except PDFSyntaxError as exc:
         raise TextLayerError("PDF_CORRUPT", f"not a readable PDF: {exc}") from exc
     except Exception as exc:
+        # pdfplumber wraps pdfminer's errors: look at the wrapped one too (PDFPasswordIncorrect, PDFEncryptionError…)
+        names = " ".join(type(e).__name__ for e in (exc, exc.__context__, *exc.args) if isinstance(e, BaseException))
         name = type(exc).__name__
-        code = "PDF_ENCRYPTED" if "Password" in name or "Encrypt" in name else "PDF_CORRUPT"
-        raise TextLayerError(code, f"cannot open PDF: {name}: {exc}") from exc
+        code = "PDF_ENCRYPTED" if "Password" in names or "Encrypt" in names else "PDF_CORRUPT"
+        reason = "encrypted, a password is needed" if code == "PDF_ENCRYPTED" else f"{name}: {exc}"
+        raise TextLayerError(code, f"cannot open PDF: {reason}") from exc
     items: list[TextItem] = []
     images: list[Image.Image] = []
     image_pages: list[int] = []

@@ -52,15 +52,16 @@ def _is_ooxml(data: bytes) -> bool:
 
 def zip_member_name(info: zipfile.ZipInfo) -> str:
     """Names without the UTF-8 flag are bytes in the creator's code page: Chinese Windows writes GBK."""
+    name = info.orig_filename  # zipfile cuts `filename` at a NUL; keep it whole so it is seen and reported
     if info.flag_bits & 0x800:
-        return info.filename
-    raw = info.filename.encode("cp437", errors="replace")
+        return name
+    raw = name.encode("cp437", errors="replace")
     for codec in ("utf-8", "gb18030"):
         try:
             return raw.decode(codec)
         except UnicodeDecodeError:
             continue
-    return info.filename
+    return name
 
 
 def unpack(name: str, data: bytes, limits: Limits = Limits(), depth: int = 1, out: Unpacked | None = None) -> Unpacked:

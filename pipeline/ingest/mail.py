@@ -118,6 +118,12 @@ def _walk(msg: Message, files: list[tuple[str, bytes]], findings: list[Finding],
             )
             return
         name = attachment_name(part, index)
+        raw_name = part.get_filename() or ""
+        if raw_name and archive.suspicious_name(_fix_raw_bytes(_decode_rfc2047(str(raw_name)))):
+            shown = str(raw_name).encode("unicode_escape").decode()[:80]
+            findings.append(
+                warning("FILE_NAME_SANITISED", None, f"邮件附件名“{shown}”含有路径穿越或控制字符，已改为“{name}”")
+            )
         try:
             payload = part.get_payload(decode=True) or b""
         except (ValueError, LookupError):
