@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipeline import logsafe
 from pipeline.config import REPO_ROOT, Settings, load_settings, prepare_prefect_env
 from pipeline.errors import CertIntakeError
 
@@ -298,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logsafe.install()
     try:
         return int(args.func(args))
     except CertIntakeError as exc:

@@ -1,0 +1,147 @@
+"""End-to-end benchmark: a mixed batch (scans and text layers, clean and defective) through `process`.
+
+    python bench/e2e.py --cases 100 [--seed 5] [--no-prefect]
+
+Runs the batch twice on fresh homes — the stage functions in a plain loop, then the Prefect
+``process_batch`` flow (ephemeral server) — and prints cases/min, OCR seconds per page, seconds per
+case by stage, Prefect overhead, issuance per second and peak RSS, then a JSON summary line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from pipeline.config import load_settings, prepare_prefect_env  # noqa: E402
+from pipeline.validate.registry import read_registry  # noqa: E402
+
+
+def _generator():
+    if "sample_generator" in sys.modules:
+        return sys.modules["sample_generator"]
+    spec = importlib.util.spec_from_file_location("sample_generator", REPO / "samples" / "generate.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["sample_generator"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+DEFECTS = ["bad-uscc", "landline", "licence-name", "csr-cn", "no-csr"]
+
+
+def build(root: Path, n: int, seed: int) -> list[dict]:
+    """Half scans (JPG at 150–300 dpi, degraded), half DOCX; one case in four has one defect."""
+    gen = _generator()
+    rng = random.Random(seed)
+    rows = []
+    registry = []
+    for i in range(n):
+        truth = gen.random_truth(rng)
+        att = gen.attachment_truth(rng, truth)
+        defect = DEFECTS[i % len(DEFECTS)] if i % 4 == 3 else None
+        if defect == "bad-uscc":
+            truth["org_code"] = gen.corrupt_uscc_check(truth["org_code"])
+        elif defect == "landline":
+            truth["handler_phone"] = "05925653395"
+        elif defect == "licence-name":
+            att["license.name"] = "别家贸易有限公司"
+        kind = "jpg" if i % 2 == 0 else "docx"
+        style = gen.ScanStyle(
+            dpi=rng.choice([150, 200, 300]),
+            rotation=rng.uniform(-2, 2),
+            blur=rng.uniform(0, 0.8),
+            noise=rng.uniform(0, 8),
+            jpeg_quality=rng.randint(60, 90),
+        )
+        name = f"e2e-{i:04d}"
+        case = gen.write_case(root / "cases", root / "truth", name, truth, kind, style, rng, csr=defect != "no-csr")
+        if defect == "csr-cn":
+            gen.make_csr(truth["applicant_name"], "另一家公司", case / "request.csr")
+        gen.write_attachments_docx(case, att)
+        registry.append(att)
+        rows.append({"name": name, "kind": kind, "defect": defect})
+    gen.write_registry(root / "registry.csv", gen.registry_rows(registry, rng))
+    return rows
+
+
+def run(root: Path, home: Path, prefect: bool) -> tuple[list[dict], float]:
+    settings = load_settings(home, use_prefect=prefect)
+    if prefect:
+        prepare_prefect_env(settings)
+    from pipeline.flows import _context, run_batch
+
+    _context(str(home)).store.import_registry(read_registry(root / "registry.csv"))
+    _ = _context(str(home)).local_ca
+    start = time.perf_counter()
+    _ctx, results = run_batch(settings, [root / "cases"])
+    return results, time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--no-prefect", action="store_true", help="skip the Prefect run (no overhead figure)")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cert-intake-e2e-"))
+    prepare_prefect_env(load_settings(work / "home-prefect"))  # before Prefect is first imported
+    t0 = time.perf_counter()
+    made = build(work, args.cases, args.seed)
+    gen_s = time.perf_counter() - t0
+    results, plain_s = run(work, work / "home-plain", prefect=False)
+    prefect_s = None
+    if not args.no_prefect:
+        os.environ.pop("PREFECT_API_URL", None)
+        _r2, prefect_s = run(work, work / "home-prefect", prefect=True)
+    pages = sum(r["timings"].get("ocr_pages", 0) for r in results)
+    ocr = sum(r["timings"].get("ocr_s", 0) for r in results)
+    issued = [r for r in results if r["status"] == "issued"]
+    by_name = {Path(r["source"]["path"]).name: r for r in results}
+    defect_ok = sum(1 for m in made if m["defect"] and by_name[m["name"]]["route"] == "review")
+    clean_ok = sum(1 for m in made if not m["defect"] and by_name[m["name"]]["status"] == "issued")
+
+    def med(key: str) -> float | None:
+        xs = [r["timings"][key] for r in results if key in r.get("timings", {})]
+        return round(statistics.median(xs), 3) if xs else None
+
+    summary = {
+        "cases": len(results),
+        "scans": sum(m["kind"] == "jpg" for m in made),
+        "defective": sum(1 for m in made if m["defect"]),
+        "generate_s": round(gen_s, 1),
+        "plain_s": round(plain_s, 1),
+        "cases_per_min": round(len(results) / plain_s * 60, 1),
+        "ocr_s_per_page": round(ocr / pages, 3) if pages else None,
+        "ocr_pages": int(pages),
+        "stage_median_s": {k: med(k) for k in ("extract_s", "validate_s", "issue_s")},
+        "issued": len(issued),
+        "issuance_per_s": round(len(issued) / sum(r["timings"].get("issue_s", 0) for r in issued), 2)
+        if issued
+        else None,
+        "clean_issued": f"{clean_ok}/{sum(1 for m in made if not m['defect'])}",
+        "defective_to_review": f"{defect_ok}/{sum(1 for m in made if m['defect'])}",
+        "prefect_s": round(prefect_s, 1) if prefect_s else None,
+        "prefect_overhead_ratio": round(prefect_s / plain_s, 3) if prefect_s else None,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    for k, v in summary.items():
+        print(f"{k:>24}: {v}")
+    print(json.dumps(summary, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
