@@ -79,7 +79,7 @@ def unpack(name: str, data: bytes, limits: Limits = Limits(), depth: int = 1, ou
         out.findings.append(error("ARCHIVE_CORRUPT", None, f"压缩包“{name}”已损坏，无法解压：{exc}"))
         return out
     with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
+        infos = [i for i in zf.infolist() if not i.filename.endswith("/")]  # is_dir() fails on empty names
         if out.entries + len(infos) > limits.max_entries:
             out.findings.append(
                 error(
