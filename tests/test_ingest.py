@@ -44,15 +44,19 @@ def test_zip_with_gbk_names_unpacks_to_chinese_names() -> None:
     assert sorted(n for n, _ in out.files) == ["申请表.docx", "营业执照.jpg"] and out.findings == []
 
 
-def test_path_traversal_names_are_sanitised_and_nothing_is_written(tmp_path: Path) -> None:
-    before = set(tmp_path.parent.rglob("*"))
+def test_path_traversal_names_are_sanitised_and_nothing_is_written(tmp_path: Path, monkeypatch) -> None:
+    sandbox = tmp_path / "a" / "b" / "cwd"  # a relative "../../evil.csr" written from here would land in tmp_path
+    sandbox.mkdir(parents=True)
+    monkeypatch.chdir(sandbox)
+    before = set(tmp_path.rglob("*"))
     raw = _zip({"../../evil.csr": b"a", "/etc/passwd": b"b", "ok\u202egpj.exe": b"c", "dir/a\x01b.pdf": b"d"})
     out = archive.unpack("bad.zip", raw)
     names = [n for n, _ in out.files]
     assert names == ["evil.csr", "passwd", "okgpj.exe", "ab.pdf"]
     assert all("/" not in n and ".." not in n for n in names)
     assert sum(f.code == "FILE_NAME_SANITISED" for f in out.findings) == 4
-    assert set(tmp_path.parent.rglob("*")) == before  # unpacking is in memory: no file appeared anywhere
+    assert set(tmp_path.rglob("*")) == before  # unpacking is in memory: no file appeared anywhere
+    assert not Path("/etc/passwd").read_bytes() == b"b"
 
 
 def test_zip_bomb_many_entries_nesting_and_corruption() -> None:
