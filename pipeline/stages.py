@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from pipeline.issue.revoke import publish_crl
 from pipeline.models import DocKind, Document, Field, Route, Severity, TextSource
 from pipeline.store import Store
 from pipeline.validate import crossdoc
+from pipeline.validate.deadline import add_working_days
 
 log = logging.getLogger("cert_intake")
 
@@ -392,6 +393,16 @@ def _fail(ctx: Context, case_id: str, exc: BaseException) -> None:
         ctx.store.transition(case_id, "failed", detail=reason[:2000], failure=reason[:2000])
 
 
+def _deadline(ctx: Context, office: str, received: date) -> str | None:
+    """When the office must have answered: received + the profile's working days (holidays from the profile)."""
+    profile = ctx.profiles.get(office)
+    days = int(profile.raw.get("deadline_working_days", 0) or 0) if profile else 0
+    if not days or profile is None:
+        return None
+    holidays = [date.fromisoformat(str(d)) for d in profile.raw.get("holidays") or []]
+    return add_working_days(received, days, holidays).isoformat()
+
+
 def case_contract(ctx: Context, case_id: str) -> dict[str, Any]:
     """The JSON object of the architecture doc's contract."""
     case = ctx.store.get_case(case_id)
@@ -414,6 +425,7 @@ def case_contract(ctx: Context, case_id: str) -> dict[str, Any]:
         "findings": [f.to_json() for f in ctx.store.findings(case_id)],
         "route": case.route or ("review" if case.status in ("failed", "duplicate") else None),
         "proposal": case.proposal,
+        "deadline": _deadline(ctx, case.office, case.created_at.date()),
         "status": case.status,
         "outputs": outputs,
     }
