@@ -184,3 +184,42 @@ def test_pdf_text_layer_without_ocr(name: str, office: str) -> None:
     for key, value in truth(name).items():
         assert result.fields[key].value == value, key
     assert result.fields["org_code"].evidence.bbox is not None  # PDF words carry positions (points)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("degrees", [180, 90])
+def test_pages_fed_upside_down_or_sideways_are_turned(degrees: int) -> None:
+    from PIL import Image
+
+    src = SAMPLES / "xiamen-new-scan" / "申请表.jpg"
+    turned = Image.open(src).rotate(degrees, expand=True)
+    buf = io.BytesIO()
+    turned.save(buf, "JPEG", quality=90)
+    data = buf.getvalue()
+    _p, result, _d = extract_case([("申请表.jpg", "x", data)], PROFILES, "xiamen-eport", CountingEngine())
+    expected = truth("xiamen-new-scan")
+    for key in ("applicant_name", "org_code", "handler_id_number", "category"):
+        assert result.fields[key].value == expected[key], key
+
+
+def test_paddleocr_needs_local_model_directories(tmp_path: Path) -> None:
+    from pipeline.errors import OcrUnavailable
+
+    with pytest.raises(OcrUnavailable, match="paddle_det_model_dir.*paddle_rec_model_dir"):
+        get_engine("paddleocr", {})
+    with pytest.raises(OcrUnavailable, match="paddle_rec_model_dir"):
+        get_engine("paddleocr", {"paddle_det_model_dir": str(tmp_path), "paddle_rec_model_dir": "/nonexistent"})
+    with pytest.raises(OcrUnavailable, match="unknown OCR engine"):
+        get_engine("tesseract")
+
+
+def test_multi_page_tiff_pages_are_all_read() -> None:
+    from PIL import Image
+
+    from pipeline.extract.images import load_pages
+
+    buf = io.BytesIO()
+    frames = [Image.new("RGB", (200, 100), c) for c in ("white", "grey", "black")]
+    frames[0].save(buf, "TIFF", save_all=True, append_images=frames[1:])
+    pages = load_pages(buf.getvalue())
+    assert [p.getpixel((5, 5)) for p in pages] == [(255, 255, 255), (128, 128, 128), (0, 0, 0)]

@@ -26,7 +26,7 @@ from pipeline.extract.forms import (
     norm_label,
 )
 from pipeline.extract.marks import seal_field, signature_field
-from pipeline.extract.ocr import OcrEngine
+from pipeline.extract.ocr import OcrEngine, OcrPage
 from pipeline.extract.repair import repair_fields
 from pipeline.extract.textlayer import TextLayerError, docx_items, pdf_items, xlsx_items
 from pipeline.models import (
@@ -59,12 +59,32 @@ class ReadDocument:
     ocr_seconds: float = 0.0
 
 
+def _page_quality(result: OcrPage) -> float:
+    """How upright a page reads: confident, horizontal text lines (sideways or upside-down pages score low)."""
+    if not result.boxes:
+        return 0.0
+    horizontal = [b for b in result.boxes if (b.bbox[2] - b.bbox[0]) >= (b.bbox[3] - b.bbox[1])]
+    return sum(b.score * len(b.text) for b in horizontal) / max(1, sum(len(b.text) for b in result.boxes))
+
+
+UPRIGHT = 0.75
+
+
 def _ocr_pages(engine: OcrEngine, pages: list[tuple[int, Image.Image]], doc: ReadDocument) -> None:
     for number, img in pages:
         prepared = images.prepare(img)
-        result = engine.recognize(prepared.image)
+        page_img, result = prepared.image, engine.recognize(prepared.image)
         doc.ocr_seconds += result.seconds
-        doc.page_images[number] = prepared.image
+        if _page_quality(result) < UPRIGHT:  # a page fed sideways or upside down: try the other three ways
+            for degrees in (180, 90, 270):
+                turned = images.prepare(images.rotate_page(img, degrees)).image
+                again = engine.recognize(turned)
+                doc.ocr_seconds += again.seconds
+                if _page_quality(again) > _page_quality(result):
+                    page_img, result = turned, again
+                if _page_quality(result) >= UPRIGHT:
+                    break
+        doc.page_images[number] = page_img
         doc.items.extend(TextItem(b.text, b.bbox, b.score, number) for b in result.boxes)
 
 

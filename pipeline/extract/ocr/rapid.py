@@ -33,7 +33,7 @@ class RapidOcrEngine:
     def recognize(self, image: Image.Image) -> OcrPage:
         arr = np.asarray(image.convert("RGB"))[:, :, ::-1]  # RapidOCR expects BGR like cv2
         start = time.perf_counter()
-        out: Any = self._engine(arr)
+        out: Any = self._engine(arr, use_cls=False)  # page orientation is handled per page (extract)
         seconds = time.perf_counter() - start
         boxes: list[OcrBox] = []
         if out.boxes is not None and out.txts is not None:
