@@ -205,7 +205,7 @@ def test_pages_fed_upside_down_or_sideways_are_turned(degrees: int) -> None:
 def test_paddleocr_needs_local_model_directories(tmp_path: Path) -> None:
     from pipeline.errors import OcrUnavailable
 
-    with pytest.raises(OcrUnavailable, match="paddle_det_model_dir.*paddle_rec_model_dir"):
+    with pytest.raises(OcrUnavailable, match=r"paddle_det_model_dir.*paddle_rec_model_dir"):
         get_engine("paddleocr", {})
     with pytest.raises(OcrUnavailable, match="paddle_rec_model_dir"):
         get_engine("paddleocr", {"paddle_det_model_dir": str(tmp_path), "paddle_rec_model_dir": "/nonexistent"})
