@@ -12,7 +12,6 @@ RapidOCR call per scanned form to compare with the whole extraction of that page
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import random
 import statistics
@@ -24,6 +23,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from common import generator  # noqa: E402
 
 from pipeline.extract import extract_case  # noqa: E402
 from pipeline.extract.forms import load_attachment_specs, load_profiles  # noqa: E402
@@ -36,17 +38,8 @@ OFFICES = {"xiamen": "xiamen-eport", "hangzhou": "hangzhou-eport", "netca": "net
 KINDS = ["jpg150", "jpg200", "jpg300", "pdf-scan", "pdf-text", "docx"]
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("sample_generator", REPO / "samples" / "generate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["sample_generator"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def build(root: Path, n: int, seed: int, attachments_every: int) -> list[dict]:
-    gen = _generator()
+    gen = generator()
     rng = random.Random(seed)
     made = []
     for i in range(n):

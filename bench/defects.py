@@ -11,7 +11,6 @@ the same corpus.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import random
 import subprocess
 import sys
@@ -22,21 +21,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from common import generator  # noqa: E402
 
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.stages import Context, ingest_path, process_case  # noqa: E402
 from pipeline.validate.registry import RegistryRow, parse_date, read_registry  # noqa: E402
-
-
-def generator():
-    if "sample_generator" in sys.modules:
-        return sys.modules["sample_generator"]
-    spec = importlib.util.spec_from_file_location("sample_generator", REPO / "samples" / "generate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["sample_generator"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @dataclass

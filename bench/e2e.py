@@ -10,7 +10,6 @@ case by stage, Prefect overhead, issuance per second and peak RSS, then a JSON s
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import random
@@ -24,28 +23,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from common import generator  # noqa: E402
 
 from pipeline.config import load_settings, prepare_prefect_env  # noqa: E402
 from pipeline.validate.registry import read_registry  # noqa: E402
-
-
-def _generator():
-    if "sample_generator" in sys.modules:
-        return sys.modules["sample_generator"]
-    spec = importlib.util.spec_from_file_location("sample_generator", REPO / "samples" / "generate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["sample_generator"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
 
 DEFECTS = ["bad-uscc", "landline", "licence-name", "csr-cn", "no-csr"]
 
 
 def build(root: Path, n: int, seed: int) -> list[dict]:
     """Half scans (JPG at 150–300 dpi, degraded), half DOCX; one case in four has one defect."""
-    gen = _generator()
+    gen = generator()
     rng = random.Random(seed)
     rows = []
     registry = []

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import random
 import re
@@ -23,23 +22,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from common import generator  # noqa: E402
 
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.issue import sm2  # noqa: E402
 from pipeline.stages import Context, ingest_path, run_extract, run_issue, run_validate  # noqa: E402
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("sample_generator", REPO / "samples" / "generate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["sample_generator"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def issuance_throughput(n: int, work: Path) -> dict[str, float]:
-    gen = _generator()
+    gen = generator()
     rng = random.Random(4242)
     for i in range(n):
         truth = gen.random_truth(rng)

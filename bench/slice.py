@@ -10,7 +10,6 @@ Also times one bare full-page RapidOCR call per scan for reference.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import resource
 import statistics
@@ -21,18 +20,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from common import generator  # noqa: E402
 
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.stages import Context, ingest_path, process_case  # noqa: E402
-
-
-def _generator():
-    spec = importlib.util.spec_from_file_location("sample_generator", REPO / "samples" / "generate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["sample_generator"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def main() -> None:
@@ -41,7 +34,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cert-intake-bench-"))
-    made = _generator().random_set(work / "cases", work / "truth", args.seed, args.cases)
+    made = generator().random_set(work / "cases", work / "truth", args.seed, args.cases)
     ctx = Context(load_settings(work / "home", use_prefect=False))
     t0 = time.perf_counter()
     ctx.ocr()  # model load, once per process

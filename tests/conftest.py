@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ from pipeline.issue import sm2
 from pipeline.stages import Context
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from common import generator as _generator  # noqa: E402
+
 SAMPLES = REPO / "samples" / "cases"
 TRUTH = REPO / "samples" / "truth"
 
@@ -86,18 +90,7 @@ def der_to_pem(der_path: Path, out: Path) -> Path:
 
 
 def generator():
-    """The samples generator module (samples/generate.py)."""
-    import importlib.util
-    import sys
-
-    if "sample_generator" in sys.modules:
-        return sys.modules["sample_generator"]
-    spec = importlib.util.spec_from_file_location("sample_generator", REPO / "samples" / "generate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["sample_generator"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return _generator()
 
 
 def openssl_sm2_decrypt(key_path: Path, cipher: bytes, workdir: Path) -> bytes:
