@@ -45,20 +45,9 @@ def make_case(
     att = gen.attachment_truth(random.Random(seed + 100), truth)
     gen.write_attachments_docx(folder, att, invoice=office == "hangzhou")
     if ctx is not None:  # the product is in the office's registry of certified products
-        from pipeline.validate.registry import RegistryRow, parse_date
+        from defects import register
 
-        ctx.store.import_registry(
-            [
-                RegistryRow(
-                    att["product_cert.number"],
-                    att["product_cert.product"],
-                    att["product_cert.model"],
-                    att["product_cert.maker"],
-                    None,
-                    parse_date(att["product_cert.valid_until"]),
-                )
-            ]
-        )
+        register(ctx, att)
     if with_csr:
         key = openssl_sm2_key(root / f"{name}.key.pem")
         n = truth["applicant_name"]
