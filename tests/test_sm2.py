@@ -119,3 +119,16 @@ def test_sm4_ecb_known_answer() -> None:
     key = bytes.fromhex("0123456789abcdeffedcba9876543210")
     assert sm2.sm4_ecb_encrypt(key, key) == bytes.fromhex("681edf34d206965e86b3e94f536e4246")
     assert sm2.sm4_ecb_decrypt(key, bytes.fromhex("681edf34d206965e86b3e94f536e4246")) == key
+
+
+def test_public_keys_whose_x_starts_with_0_or_4_verify() -> None:
+    """Regression: gmssl strips leading "0"/"4" hex digits from the public key (lstrip("04"))."""
+    seen = set()
+    while len(seen) < 2:
+        key = sm2.generate_private_key()
+        first = key.public_key.hex_xy[0]
+        if first in "04" and first not in seen:
+            seen.add(first)
+            sig = sm2.sign(key, b"tbs")
+            assert sm2.verify(key.public_key, b"tbs", sig)
+            assert sm2.decrypt(key, sm2.encrypt(key.public_key, b"k" * 16)) == b"k" * 16

@@ -114,7 +114,11 @@ def generate_private_key() -> PrivateKey:
 def _crypt(key: PrivateKey | PublicKey) -> _gm_sm2.CryptSM2:
     if isinstance(key, PrivateKey):
         return _gm_sm2.CryptSM2(private_key=f"{key.d:064x}", public_key="")
-    return _gm_sm2.CryptSM2(private_key="", public_key=key.hex_xy, mode=1)
+    crypt = _gm_sm2.CryptSM2(private_key="", public_key="", mode=1)
+    # gmssl's constructor does public_key.lstrip("04"), which also eats leading 0/4 hex digits of X
+    # (one key in eight); set the coordinates after construction instead.
+    crypt.public_key = key.hex_xy
+    return crypt
 
 
 def _point_mul(k: int, point_hex: str) -> tuple[int, int]:
