@@ -115,8 +115,8 @@ def _crypt(key: PrivateKey | PublicKey) -> _gm_sm2.CryptSM2:
     if isinstance(key, PrivateKey):
         return _gm_sm2.CryptSM2(private_key=f"{key.d:064x}", public_key="")
     crypt = _gm_sm2.CryptSM2(private_key="", public_key="", mode=1)
-    # gmssl's constructor does public_key.lstrip("04"), which also eats leading 0/4 hex digits of X
-    # (one key in eight); set the coordinates after construction instead.
+    # gmssl's constructor does public_key.lstrip("04") when the hex starts with "04", which also eats the
+    # leading digits of an X that begins 0x04… (one key in 256); set the coordinates after construction.
     crypt.public_key = key.hex_xy
     return crypt
 
