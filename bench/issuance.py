@@ -25,23 +25,34 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from common import generator  # noqa: E402
+from defects import register as defects_register  # noqa: E402
 
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.issue import sm2  # noqa: E402
 from pipeline.stages import Context, ingest_path, run_extract, run_issue, run_validate  # noqa: E402
 
 
+def register(rows: list[dict[str, str]], att: dict[str, str]) -> None:
+    rows.append(att)
+
+
 def issuance_throughput(n: int, work: Path) -> dict[str, float]:
     gen = generator()
     rng = random.Random(4242)
+    ctx_rows: list[dict[str, str]] = []
     for i in range(n):
         truth = gen.random_truth(rng)
         folder = work / "cases" / f"case-{i:03d}"
         folder.mkdir(parents=True)
         gen.render_form_docx(truth, folder / "申请表.docx")
         gen.make_csr(truth["applicant_name"], truth["common_name"], folder / "request.csr")
+        att = gen.attachment_truth(rng, truth)
+        gen.write_attachments_docx(folder, att)
+        register(ctx_rows, att)
     ctx = Context(load_settings(work / "home", use_prefect=False))
     _ = ctx.local_ca  # CA creation is not issuance
+    for att in ctx_rows:
+        defects_register(ctx, att)
     ids = [o.case_id for o in ingest_path(ctx, work / "cases")]
     for cid in ids:
         run_extract(ctx, cid)

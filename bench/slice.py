@@ -26,6 +26,7 @@ from common import generator  # noqa: E402
 
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.stages import Context, ingest_path, process_case  # noqa: E402
+from pipeline.validate.registry import read_registry  # noqa: E402
 
 
 def main() -> None:
@@ -36,6 +37,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="cert-intake-bench-"))
     made = generator().random_set(work / "cases", work / "truth", args.seed, args.cases)
     ctx = Context(load_settings(work / "home", use_prefect=False))
+    ctx.store.import_registry(read_registry(work / "registry.csv"))
     t0 = time.perf_counter()
     ctx.ocr()  # model load, once per process
     load_s = time.perf_counter() - t0

@@ -954,8 +954,11 @@ def random_set(out: Path, truth_dir: Path, seed: int, count: int) -> list[dict[s
             tick=rng.choice(["check", "fill", "cross"]),
         )
         name = f"case-{seed}-{i:04d}"
-        write_case(out, truth_dir, name, truth, kind, style, rng)
-        made.append({"name": name, "kind": kind, "truth": truth})
+        case = write_case(out, truth_dir, name, truth, kind, style, rng)
+        att = attachment_truth(rng, truth)
+        write_attachments_docx(case, att)  # text-layer copies: the form is what is measured here
+        made.append({"name": name, "kind": kind, "truth": truth, "att": att})
+    write_registry(out.parent / "registry.csv", registry_rows([m["att"] for m in made], rng))
     return made
 
 
