@@ -305,6 +305,9 @@ def render_form_image(
             else:
                 content = text.format(**truth) if "{" in text else text
                 is_value = text.startswith("{")
+                if is_value and draw.textlength(content, font=ImageFont.truetype(fp, 30)) > w - 24:
+                    half = (len(content) + 1) // 2  # a long name wraps over two lines in its cell
+                    content = content[:half] + "\n" + content[half:]
                 font = _fit_font(draw, content, w, 34 if is_value else 30)
                 lines = content.split("\n")
                 line_h = font.size + 8

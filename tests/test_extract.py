@@ -223,3 +223,19 @@ def test_multi_page_tiff_pages_are_all_read() -> None:
     frames[0].save(buf, "TIFF", save_all=True, append_images=frames[1:])
     pages = load_pages(buf.getvalue())
     assert [p.getpixel((5, 5)) for p in pages] == [(255, 255, 255), (128, 128, 128), (0, 0, 0)]
+
+
+@pytest.mark.slow
+def test_long_name_wrapping_over_two_lines_is_joined() -> None:
+    gen = generator()
+    rng = random.Random(3)
+    t = gen.random_truth(rng)
+    t["applicant_name"] = t["common_name"] = "厦门鹭岛星河国际供应链管理与网络信息安全技术服务有限公司"
+    img = gen.render_form_image(t, gen.ScanStyle(rotation=0.7, blur=0.5, noise=5), rng)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    _p, result, docs = extract_case([("申请表.jpg", "x", buf.getvalue())], PROFILES, "xiamen-eport", CountingEngine())
+    lines = [it for it in docs[0].items if it.text.startswith("厦门鹭岛") or it.text.startswith("网络信息")]
+    assert len(lines) >= 2  # really two OCR lines in the cell
+    for key in ("applicant_name", "common_name", "org_code", "email", "legal_rep_name"):
+        assert result.fields[key].value == t[key], key

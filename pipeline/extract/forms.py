@@ -374,7 +374,44 @@ def _value_items(
             break
         kept.append(it)
         edge = it.bbox[2]
-    return kept
+    return kept + _wrapped_lines(kept, items, label_items, label_ids, right_edge, cut)
+
+
+def _wrapped_lines(
+    kept: list[TextItem],
+    items: list[TextItem],
+    label_items: list[TextItem],
+    label_ids: set[int],
+    left: float,
+    right: float,
+) -> list[TextItem]:
+    """Lines of the same cell below the value (long names wrap): left-aligned with it, a line apart, and on a
+    row without a label of its own.  Rows of a form carry labels, so the next row is never taken."""
+    if not kept:
+        return []
+    out: list[TextItem] = []
+    last = kept[-1] if len(kept) == 1 else min(kept, key=lambda k: k.bbox[0])
+    while True:
+        h = _h(last.bbox)
+        below = [
+            it
+            for it in items
+            if id(it) not in label_ids
+            and it is not last
+            and it not in kept
+            and it not in out
+            and it.page == last.page
+            and 0 <= it.bbox[1] - last.bbox[3] <= 0.6 * h
+            and abs(it.bbox[0] - last.bbox[0]) <= 1.5 * h
+            and left - 4 <= it.bbox[0] < right
+        ]
+        if not below:
+            return out
+        nxt = min(below, key=lambda it: it.bbox[1])
+        if any(same_row(nxt.bbox, li.bbox) for li in label_items if li.page == nxt.page):
+            return out
+        out.append(nxt)
+        last = nxt
 
 
 # --------------------------------------------------------------------------- category from glyphs
