@@ -577,6 +577,14 @@ def render_invoice(att: dict[str, str], style: ScanStyle, rng: random.Random) ->
     )
 
 
+def _id_rows(att: dict[str, str], n: int) -> list[tuple[str, str]]:
+    return [
+        ("姓名", att[f"id_card.{n}.name"]),
+        ("公民身份号码", att[f"id_card.{n}.number"]),
+        ("有效期限", att[f"id_card.{n}.valid"]),
+    ]
+
+
 def _attachment_rows(att: dict[str, str]) -> dict[str, tuple[str, list[tuple[str, str]]]]:
     return {
         "营业执照": (
@@ -588,22 +596,7 @@ def _attachment_rows(att: dict[str, str]) -> dict[str, tuple[str, list[tuple[str
                 ("住所", att["license.address"]),
             ],
         ),
-        "法定代表人身份证": (
-            "居民身份证复印件",
-            [
-                ("姓名", att["id_card.1.name"]),
-                ("公民身份号码", att["id_card.1.number"]),
-                ("有效期限", att["id_card.1.valid"]),
-            ],
-        ),
-        "经办人身份证": (
-            "居民身份证复印件",
-            [
-                ("姓名", att["id_card.2.name"]),
-                ("公民身份号码", att["id_card.2.number"]),
-                ("有效期限", att["id_card.2.valid"]),
-            ],
-        ),
+        **{stem: ("居民身份证复印件", _id_rows(att, n)) for stem, n in (("法定代表人身份证", 1), ("经办人身份证", 2))},
         "商用密码产品认证证书": (
             "商用密码产品认证证书",
             [
