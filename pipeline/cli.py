@@ -230,6 +230,15 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    prepare_prefect_env(settings)
+    from pipeline.flows import batch
+
+    print(json.dumps(batch(str(settings.home)), ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="cert-intake", description="SM2 证书受理：收件、识别、校验、分流、签发")
     ap.add_argument("--home", help="data directory (database, blobs, CA, outputs); env CERT_INTAKE_HOME")
@@ -267,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     fm = sub.add_parser("fetch-mail", help="one IMAP poll of the office mailbox")
     fm.add_argument("--json", action="store_true")
     fm.set_defaults(func=cmd_fetch_mail)
+
+    b = sub.add_parser("batch", help="the scheduled run once: mail, inbox, pending cases, revocations, CRL, ledger")
+    b.set_defaults(func=cmd_batch)
 
     crl = sub.add_parser("crl", help="publish an SM2-signed CRL of every revoked certificate")
     crl.add_argument("--out")

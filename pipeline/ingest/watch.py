@@ -98,6 +98,19 @@ class InboxWatcher:
             self._pending.pop(gone, None)
         return taken
 
+    def take_settled(self, now_wall: float | None = None) -> list[Path]:
+        """For a scheduled batch (no watching): take every entry untouched for ``settle`` seconds."""
+        now_wall = time.time() if now_wall is None else now_wall
+        taken = []
+        for entry in sorted(self.inbox.iterdir()) if self.inbox.exists() else []:
+            if entry.name.startswith((".", "~$")) or entry.name.endswith((".part", ".tmp", ".crdownload")):
+                continue
+            sig = signature(entry)
+            if sig is not None and now_wall - sig[1] / 1e9 >= self.settle:
+                self._take(entry)
+                taken.append(entry)
+        return taken
+
     def _take(self, entry: Path) -> None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         try:
