@@ -82,6 +82,8 @@ def scale_for_ocr(img: Image.Image) -> Image.Image:
 
 def estimate_skew(img: Image.Image) -> float:
     """Skew in degrees (positive = counter-clockwise) from long near-horizontal lines."""
+    if img.width > 1000:  # angles survive scaling; the line search is ~4x cheaper on a half-size page
+        img = img.resize((img.width // 2, img.height // 2), Image.Resampling.BILINEAR)
     grey = np.asarray(img.convert("L"))
     binary = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(40, img.width // 20), 1))
