@@ -374,7 +374,18 @@ def _value_items(
             break
         kept.append(it)
         edge = it.bbox[2]
-    return kept + _wrapped_lines(kept, items, label_items, label_ids, right_edge, cut)
+    return _reading_order(kept + _wrapped_lines(kept, items, label_items, label_ids, right_edge, cut))
+
+
+def _reading_order(parts: list[TextItem]) -> list[TextItem]:
+    """Top line first, left to right within a line (a two-line value can sit inside the label's row band)."""
+    lines: list[list[TextItem]] = []
+    for it in sorted(parts, key=lambda it: _cy(it.bbox)):
+        if lines and abs(_cy(it.bbox) - _cy(lines[-1][-1].bbox)) < 0.5 * _h(it.bbox):
+            lines[-1].append(it)
+        else:
+            lines.append([it])
+    return [it for line in lines for it in sorted(line, key=lambda it: it.bbox[0])]
 
 
 def _wrapped_lines(
