@@ -180,9 +180,12 @@ def run_validate(ctx: Context, case_id: str, actor: str = "system") -> Route:
             today=case.created_at.date(),
         )
     )
-    route, extra = validate_stage.route(fields, findings + ctx.store.findings(case_id), profile, category)
+    # what ingest and extraction found, not this stage's own findings of an earlier run (a re-validation
+    # after a correction must not be held back by the findings it replaces)
+    earlier = ctx.store.findings(case_id, exclude_stage="validate")
+    route, extra = validate_stage.route(fields, findings + earlier, profile, category)
     findings += extra
-    proposed = validate_stage.proposal(findings + ctx.store.findings(case_id)) if route == Route.REVIEW else None
+    proposed = validate_stage.proposal(findings + earlier) if route == Route.REVIEW else None
     ctx.store.replace_findings(case_id, "validate", findings)
     ctx.store.transition(
         case_id,

@@ -155,3 +155,23 @@ def test_failure_inside_a_stage_marks_case_failed(ctx: Context, tmp_path: Path, 
     r2 = process_case(ctx, o.case_id)
     assert r2["status"] == "issued"
     assert len(ctx.store.certificates(o.case_id)) == 2
+
+
+def test_revalidation_after_a_correction_is_not_held_back_by_old_findings(ctx: Context, tmp_path: Path) -> None:
+    from pipeline.models import Field
+    from pipeline.stages import run_issue, run_validate
+
+    # the wrong check digit sends the case to review; the reviewer types the licence's code: clean again
+    [o2] = ingest_path(ctx, copy_case("xiamen-new-bad-uscc", tmp_path / "second"))
+    process_case(ctx, o2.case_id)
+    assert ctx.store.get_case(o2.case_id).status == "review"
+    good = ctx.store.fields(o2.case_id)["license.org_code"].value
+    ctx.store.replace_fields(o2.case_id, {"org_code": Field(good, 1.0)}, source="reviewer")
+    ctx.store.transition(o2.case_id, "validated", actor="reviewer")
+    assert run_validate(ctx, o2.case_id) == "issue"
+    assert [f.code for f in ctx.store.findings(o2.case_id) if f.severity != "info"] == []
+    run_issue(ctx, o2.case_id)
+    assert ctx.store.get_case(o2.case_id).status == "issued"
+    # a re-extraction keeps the reviewer's correction
+    ctx.store.replace_fields(o2.case_id, {"org_code": Field("wrong", 0.9)})
+    assert ctx.store.fields(o2.case_id)["org_code"].value == good

@@ -261,8 +261,14 @@ class Store:
 
     # ------------------------------------------------------------------ fields and findings
     def replace_fields(self, case_id: str, fields: dict[str, Field], source: str = "extract") -> None:
+        """``extract``: replace all extracted fields (a reviewer's correction of a key is kept);
+        any other source (``reviewer``): set just these keys, over whatever was there."""
         with self.session() as s:
-            for row in s.scalars(select(CaseField).where(CaseField.case_id == case_id, CaseField.source == source)):
+            if source == "extract":
+                stale = select(CaseField).where(CaseField.case_id == case_id, CaseField.source == source)
+            else:
+                stale = select(CaseField).where(CaseField.case_id == case_id, CaseField.key.in_(list(fields)))
+            for row in s.scalars(stale):
                 s.delete(row)
             s.flush()
             existing = {r.key for r in s.scalars(select(CaseField).where(CaseField.case_id == case_id))}
@@ -307,9 +313,11 @@ class Store:
                     )
                 )
 
-    def findings(self, case_id: str, unresolved_only: bool = False) -> list[Finding]:
+    def findings(self, case_id: str, unresolved_only: bool = False, exclude_stage: str | None = None) -> list[Finding]:
         with self.sessions() as s:
             q = select(CaseFinding).where(CaseFinding.case_id == case_id).order_by(CaseFinding.id)
+            if exclude_stage:
+                q = q.where(CaseFinding.stage != exclude_stage)
             if unresolved_only:
                 q = q.where(CaseFinding.resolved.is_(False))
             return [
