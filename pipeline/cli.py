@@ -239,6 +239,77 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store(args: argparse.Namespace) -> Any:
+    from pipeline.store import Store
+
+    settings = _settings(args)
+    return Store.open(settings.database_url, settings.blob_dir)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("密码: ")
+    if getpass.getpass("再次输入密码: ") != first:
+        raise CertIntakeError("两次输入的密码不一致")
+    return first
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from pipeline.review.auth import add_user
+
+    add_user(_store(args), args.name, args.role, _read_password(args))
+    print(f"user {args.name} ({args.role}) added")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    store = _store(args)
+    for u in store.list_users():
+        state = "locked" if store.is_locked(u) else ("active" if u.active else "disabled")
+        print(f"{u.name}\t{u.role}\t{state}")
+    return 0
+
+
+def cmd_users_change(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from pipeline.review.auth import hash_password
+
+    store = _store(args)
+    if args.users_command == "unlock":
+        store.set_user(args.name, "admin-cli", failed_logins=0, locked_until=None)
+    elif args.users_command == "disable":
+        store.set_user(args.name, "admin-cli", active=False, locked_until=datetime.now(UTC))
+        store.close_user_sessions(args.name)
+    elif args.users_command == "passwd":
+        store.set_user(args.name, "admin-cli", password_hash=hash_password(_read_password(args)))
+        store.close_user_sessions(args.name)
+    print(f"user {args.name}: {args.users_command} done")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    store = _store(args)
+    checked, problems = store.verify_audit()
+    for p in problems:
+        print(f"TAMPERED: {p.message}")
+    if problems:
+        print(f"audit chain broken: {len(problems)} problem(s) in {checked} row(s)", file=sys.stderr)
+        return 1
+    head = store.audit_log(limit=1)
+    print(f"audit chain intact: {checked} row(s); head {head[0].row_hash if head else '-'}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pipeline.serve import serve
+
+    return serve(_settings(args), host=args.host, port=args.port, review_only=args.review_only)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="cert-intake", description="SM2 证书受理：收件、识别、校验、分流、签发")
     ap.add_argument("--home", help="data directory (database, blobs, CA, outputs); env CERT_INTAKE_HOME")
@@ -293,6 +364,34 @@ def build_parser() -> argparse.ArgumentParser:
     ri = reg.add_parser("import", help="load a CSV/XLSX of certified products (证书编号, 产品名称, 型号, …)")
     ri.add_argument("file")
     ri.set_defaults(func=cmd_registry_import)
+
+    users = sub.add_parser("users", help="reviewers and their roles").add_subparsers(
+        dest="users_command", required=True
+    )
+    ua = users.add_parser("add", help="add a user: --role clerk|registrar|approver|admin")
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=["clerk", "registrar", "approver", "admin"])
+    ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    ua.set_defaults(func=cmd_users_add)
+    users.add_parser("list").set_defaults(func=cmd_users_list)
+    for name, text in (("unlock", "lift a lockout"), ("disable", "disable and log out"), ("passwd", "set a password")):
+        uc = users.add_parser(name, help=text)
+        uc.add_argument("name")
+        uc.add_argument("--password-stdin", action="store_true")
+        uc.set_defaults(func=cmd_users_change)
+
+    audit = sub.add_parser("audit", help="the tamper-evident audit trail").add_subparsers(
+        dest="audit_command", required=True
+    )
+    audit.add_parser(
+        "verify", help="recompute the SM3 hash chain; exit 1 naming any edited or deleted row"
+    ).set_defaults(func=cmd_audit_verify)
+
+    sv = sub.add_parser("serve", help="one process: review web app, inbox watcher and scheduled batch runs")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8080)
+    sv.add_argument("--review-only", action="store_true", help="only the review web app (no watcher, no schedule)")
+    sv.set_defaults(func=cmd_serve)
 
     cases = sub.add_parser("cases", help="inspect cases").add_subparsers(dest="cases_command", required=True)
     cl = cases.add_parser("list")

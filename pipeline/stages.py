@@ -22,6 +22,7 @@ from pipeline.config import Settings
 from pipeline.errors import CertIntakeError, ConfigError, IssuanceRefused
 from pipeline.extract.forms import AttachmentSpecs, OfficeProfile, load_attachment_specs, load_profiles
 from pipeline.extract.ocr import OcrEngine, get_engine
+from pipeline.extract.snapshots import snapshots
 from pipeline.ingest.imap import ImapConfig
 from pipeline.issue import Issuer, IssueRequest, LocalIssuer
 from pipeline.issue.ca import LocalCA
@@ -29,7 +30,7 @@ from pipeline.issue.delivery import SmtpConfig, build_message, bundle_zip, send_
 from pipeline.issue.external import ExternalIssuer, IssuancePending
 from pipeline.issue.notice import NoticeData, to_pdf, write_notice
 from pipeline.issue.revoke import publish_crl
-from pipeline.models import DocKind, Document, Field, Route, Severity, TextSource
+from pipeline.models import DocKind, Document, Field, Route, Severity, TextSource, info
 from pipeline.store import Store
 from pipeline.validate import crossdoc
 from pipeline.validate.deadline import add_working_days
@@ -111,9 +112,10 @@ def _case_files(ctx: Context, case_id: str) -> list[tuple[str, str, bytes]]:
 def run_extract(ctx: Context, case_id: str) -> None:
     start = time.perf_counter()
     files = _case_files(ctx, case_id)
-    profile, result, _docs = extract_stage.extract_case(
+    profile, result, docs = extract_stage.extract_case(
         files, ctx.profiles, ctx.settings.default_office, ctx.ocr, ctx.attachment_specs
     )
+    ctx.store.save_pages(case_id, snapshots(files, docs))
     ctx.store.replace_fields(case_id, result.fields)
     ctx.store.replace_findings(case_id, "extract", result.findings)
     ctx.store.transition(
@@ -185,6 +187,9 @@ def run_validate(ctx: Context, case_id: str, actor: str = "system") -> Route:
     earlier = ctx.store.findings(case_id, exclude_stage="validate")
     route, extra = validate_stage.route(fields, findings + earlier, profile, category)
     findings += extra
+    if route == Route.ISSUE and ctx.store.reviewed(case_id):  # people touched it: an approver decides
+        route = Route.REVIEW
+        findings.append(info("APPROVAL_REQUIRED", None, "案件经过人工更正或核对，须经审批管理员复核批准后方可签发"))
     proposed = validate_stage.proposal(findings + earlier) if route == Route.REVIEW else None
     ctx.store.replace_findings(case_id, "validate", findings)
     ctx.store.transition(
@@ -216,7 +221,7 @@ def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
     start = time.perf_counter()
     case = ctx.store.get_case(case_id)
     if case.status == "validated":
-        if case.route != str(Route.ISSUE) or not is_clean(ctx, case_id):
+        if case.route != str(Route.ISSUE) or not is_clean(ctx, case_id) or ctx.store.reviewed(case_id):
             raise IssuanceRefused(f"case {case_id} is not clean; it must be approved by a reviewer first")
     elif case.status not in ("approved", "issuing"):
         raise IssuanceRefused(f"case {case_id} is {case.status}; only clean or approved cases are issued")

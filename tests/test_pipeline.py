@@ -158,7 +158,9 @@ def test_failure_inside_a_stage_marks_case_failed(ctx: Context, tmp_path: Path, 
 
 
 def test_revalidation_after_a_correction_is_not_held_back_by_old_findings(ctx: Context, tmp_path: Path) -> None:
+    from pipeline.errors import IssuanceRefused
     from pipeline.models import Field
+    from pipeline.review.actions import Actor, approve, verify
     from pipeline.stages import run_issue, run_validate
 
     # the wrong check digit sends the case to review; the reviewer types the licence's code: clean again
@@ -168,8 +170,13 @@ def test_revalidation_after_a_correction_is_not_held_back_by_old_findings(ctx: C
     good = ctx.store.fields(o2.case_id)["license.org_code"].value
     ctx.store.replace_fields(o2.case_id, {"org_code": Field(good, 1.0)}, source="reviewer")
     ctx.store.transition(o2.case_id, "validated", actor="reviewer")
-    assert run_validate(ctx, o2.case_id) == "issue"
+    # clean now, but a person changed it: it waits for an approver instead of issuing
+    assert run_validate(ctx, o2.case_id) == "review"
     assert [f.code for f in ctx.store.findings(o2.case_id) if f.severity != "info"] == []
+    with pytest.raises(IssuanceRefused):
+        run_issue(ctx, o2.case_id)
+    verify(ctx, Actor("reg", "registrar"), o2.case_id)
+    approve(ctx, Actor("app", "approver"), o2.case_id)
     run_issue(ctx, o2.case_id)
     assert ctx.store.get_case(o2.case_id).status == "issued"
     # a re-extraction keeps the reviewer's correction

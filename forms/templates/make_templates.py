@@ -1,4 +1,5 @@
-"""Build forms/templates/notice.docx — the 《申请受理告知书》 modelled on seed 000 附件2.
+"""Build forms/templates/*.docx — the 《申请受理告知书》 modelled on seed 000 附件2, and the reviewers'
+补正材料通知书 (materials missing) and 不予受理通知书 (application refused).
 
 Placeholders in braces are filled by pipeline/issue/notice.py; run this script only to change the
 template's layout (the .docx is committed so offices can edit it in Word, keeping the placeholders).
@@ -11,6 +12,18 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt
 
 OUT = Path(__file__).with_name("notice.docx")
+DECISIONS = {
+    "correction.docx": (
+        "{form_title}申请补正材料通知书",
+        "经审查，您提交的申请材料不齐全或不符合要求，请于{deadline}前补正以下材料后重新提交：",
+        "补正内容：",
+    ),
+    "refusal.docx": (
+        "{form_title}申请不予受理通知书",
+        "经审查，您提交的申请不符合受理条件，决定不予受理。理由如下：",
+        "不予受理理由：",
+    ),
+}
 
 
 def build() -> None:
@@ -56,6 +69,32 @@ def build() -> None:
     doc.save(str(OUT))
 
 
+def build_decision(name: str, title: str, lead: str, heading: str) -> Path:
+    doc = Document()
+    doc.styles["Normal"].font.size = Pt(11)
+    p = doc.add_paragraph(title)
+    p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    p.runs[0].font.size = Pt(16)
+    p.runs[0].bold = True
+    doc.add_paragraph("受理编号：{case_id}")
+    doc.add_paragraph("{customer}：")
+    doc.add_paragraph("您于{received}提交的数字证书{category}申请已收悉。" + lead)
+    doc.add_paragraph(heading)
+    doc.add_paragraph("{reasons}")
+    doc.add_paragraph("如有疑问，请致电{office_phone}。")
+    table = doc.add_table(rows=2, cols=2)
+    table.style = "Table Grid"
+    table.cell(0, 0).text = "{office_name}"
+    table.cell(0, 1).text = "经办人：{handler}"
+    table.cell(1, 0).text = "日期：{today}"
+    table.cell(1, 1).text = "复核人：{reviewer}"
+    out = Path(__file__).with_name(name)
+    doc.save(str(out))
+    return out
+
+
 if __name__ == "__main__":
     build()
     print(OUT)
+    for name, parts in DECISIONS.items():
+        print(build_decision(name, *parts))

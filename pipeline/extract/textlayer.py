@@ -146,18 +146,18 @@ def pdf_items(data: bytes) -> TextLayer:
                     for w in words
                 )
             else:
-                images.append(_render_page(data, i - 1))
+                images.append(render_page(data, i - 1))
                 image_pages.append(i)
     return TextLayer(items, n, images, image_pages)
 
 
-def _render_page(data: bytes, index: int) -> Image.Image:
+def render_page(data: bytes, index: int, scale: float = RENDER_DPI / 72) -> Image.Image:
     import pypdfium2 as pdfium
 
     doc = pdfium.PdfDocument(data)
     try:
         page = doc[index]
-        bitmap = page.render(scale=RENDER_DPI / 72)
+        bitmap = page.render(scale=scale)
         return bitmap.to_pil().convert("RGB")
     finally:
         doc.close()

@@ -91,8 +91,12 @@ def _fill_paragraph(paragraph: object, v: dict[str, str]) -> None:
 
 
 def render(template: Path, data: NoticeData) -> bytes:
+    return render_values(template, values(data))
+
+
+def render_values(template: Path, v: dict[str, str]) -> bytes:
+    """Fill ``{name}`` placeholders of a .docx template (paragraphs and table cells) from ``v``."""
     doc = Document(str(template))
-    v = values(data)
     for p in doc.paragraphs:
         _fill_paragraph(p, v)
     for table in doc.tables:

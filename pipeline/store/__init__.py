@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from pipeline.errors import InvalidTransition, StoreError
 from pipeline.fsutil import atomic_write
 from pipeline.models import Field, Finding
+from pipeline.store.auditchain import install as install_audit_chain
+from pipeline.store.people import PeopleStore
 from pipeline.store.schema import (
     Audit,
     Blob,
@@ -43,20 +45,32 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The case lifecycle (architecture doc).  `failed` is a case an exception stopped; `duplicate` a
 # submission already seen.  Re-running a stage on a case is a self-transition.
 TRANSITIONS: dict[str, set[str]] = {
-    "received": {"received", "extracted", "failed", "duplicate"},
-    "extracted": {"extracted", "validated", "failed"},
-    "validated": {"validated", "extracted", "review", "issuing", "failed"},
-    "review": {"review", "extracted", "validated", "approved", "rejected"},
+    "received": {"received", "extracted", "failed", "duplicate", "merged"},
+    "extracted": {"extracted", "validated", "failed", "merged"},
+    "validated": {"validated", "extracted", "review", "issuing", "failed", "merged"},
+    "review": {
+        "review",
+        "extracted",
+        "validated",
+        "approved",
+        "rejected",
+        "awaiting",
+        "duplicate",
+        "received",
+        "merged",
+    },
+    "awaiting": {"awaiting", "received", "review", "rejected", "merged"},  # 补正: waiting for materials
     "approved": {"issuing", "review", "failed"},
     "issuing": {"issued", "revoked", "failed"},
     "issued": {"delivered", "revoked"},
     "delivered": {"revoked"},
-    "failed": {"received", "extracted", "validated"},
+    "failed": {"received", "extracted", "validated", "merged"},
     "rejected": set(),
     "duplicate": set(),
+    "merged": set(),  # its files went into another case
     "revoked": set(),
 }
-FINAL = {"issued", "delivered", "rejected", "duplicate", "revoked"}
+FINAL = {"issued", "delivered", "rejected", "duplicate", "merged", "revoked"}
 
 
 def new_case_id() -> str:
@@ -100,13 +114,14 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cur.close()
 
 
-class Store:
+class Store(PeopleStore):
     def __init__(self, url: str, blob_root: Path) -> None:
         self.url = url
         self.engine = create_engine(url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             _sqlite_pragmas(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        install_audit_chain(self.sessions)
         self.blobs = BlobStore(blob_root)
 
     @classmethod

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -93,6 +95,9 @@ class CaseFinding(Base):
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+_AUDIT_ORDER = itertools.count()
+
+
 class Audit(Base):
     __tablename__ = "audit"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -102,6 +107,24 @@ class Audit(Base):
     from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
     to_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
+    # hash chain (store/auditchain.py): seq is gap-free; row_hash = SM3(prev_hash + canonical row)
+    action: Mapped[str] = mapped_column(String(24), default="transition")
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    row_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.chain_order = next(_AUDIT_ORDER)  # rows added in one flush are chained in creation order
+
+
+class AuditHead(Base):
+    """The chain's head (one row): the last seq and hash; updating it serialises writers of the chain."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class Certificate(Base):
@@ -174,3 +197,50 @@ class ProductRegistryEntry(Base):
     issued_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # clerk | registrar | approver | admin
+    password_hash: Mapped[str] = mapped_column(Text)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebSession(Base):
+    __tablename__ = "web_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie value
+    user: Mapped[str] = mapped_column(ForeignKey("users.name"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReviewAction(Base):
+    """What people did to a case (the two-person rule reads these)."""
+
+    __tablename__ = "review_actions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(24))  # correct | confirm | verify | approve | reject | request | …
+    detail: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CasePage(Base):
+    """A page image as extraction saw it (deskewed, turned upright): evidence boxes are in its pixels ÷ scale."""
+
+    __tablename__ = "case_pages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    document: Mapped[str] = mapped_column(String(255))
+    page: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    scale: Mapped[float] = mapped_column(Float, default=1.0)
+    __table_args__ = (UniqueConstraint("case_id", "document", "page"),)

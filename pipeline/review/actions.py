@@ -1,0 +1,259 @@
+"""What reviewers do to a case, with every rule checked here (the web pages only call these).
+
+Rules: the role may do it (``roles``); the case is in a state that allows it; and the two-person rule —
+whoever corrected, confirmed or verified (验核) a case never approves (复核) it — unless the office's
+profile sets ``review: {two_person: false}``.  Every action is a ``review_actions`` row plus an audit row.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline.errors import CertIntakeError
+from pipeline.extract.forms import OfficeProfile
+from pipeline.fsutil import atomic_write
+from pipeline.issue.notice import render_values
+from pipeline.models import Field, Severity
+from pipeline.review.mask import is_personal
+from pipeline.review.roles import allowed
+from pipeline.stages import Context, run_validate
+from pipeline.validate import zh
+from pipeline.validate.deadline import add_working_days, working_days_between
+
+log = logging.getLogger(__name__)
+REVIEWABLE = ("review",)
+KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){0,2}$")
+TOUCHING = ("correct", "confirm", "verify")  # actions that bar the same person from approving
+MAX_VALUE = 500
+
+
+class ActionRefused(CertIntakeError):
+    """An action the rules do not allow; the message is shown to the reviewer (Chinese)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: str
+
+
+def _require(actor: Actor, permission: str) -> None:
+    if not allowed(actor.role, permission):
+        raise ActionRefused(f"当前角色（{actor.role}）无权执行此操作")
+
+
+def _profile(ctx: Context, case_id: str) -> OfficeProfile:
+    case = ctx.store.get_case(case_id)
+    return ctx.profiles.get(case.office) or ctx.profiles[ctx.settings.default_office]
+
+
+def _status(ctx: Context, case_id: str, allowed_states: tuple[str, ...]) -> str:
+    status = ctx.store.get_case(case_id).status
+    if status not in allowed_states:
+        raise ActionRefused(f"案件当前状态为“{status}”，不能执行此操作")
+    return status
+
+
+def two_person_rule(ctx: Context, case_id: str) -> bool:
+    review = _profile(ctx, case_id).raw.get("review") or {}
+    return bool(review.get("two_person", True))
+
+
+# --------------------------------------------------------------------------- fields
+
+
+def correct_field(ctx: Context, actor: Actor, case_id: str, key: str, value: str) -> None:
+    """Set a field to what the reviewer read on the scan, then validate again at once."""
+    _require(actor, "correct")
+    _status(ctx, case_id, REVIEWABLE)
+    value = value.strip()
+    if not KEY.match(key):
+        raise ActionRefused(f"字段名“{key[:40]}”无效")
+    if not value or len(value) > MAX_VALUE or any(ord(c) < 32 for c in value):
+        raise ActionRefused(f"“{zh(key)}”的值不能为空、不能超过 {MAX_VALUE} 个字符或含控制字符")
+    fields = ctx.store.fields(case_id)
+    old = fields.get(key)
+    known = {f.key for f in _profile(ctx, case_id).fields}
+    if old is None and key not in known:
+        raise ActionRefused(f"案件中没有字段“{zh(key)}”")
+    if is_personal(key) and not allowed(actor.role, "see_personal"):
+        raise ActionRefused("当前角色无权修改证件号码或电话")
+    evidence = old.evidence if old else None
+    ctx.store.replace_fields(case_id, {key: Field(value, 1.0, evidence)}, source="reviewer")
+    before = old.value if old else ""
+    ctx.store.record_review(
+        case_id, actor.name, "correct", {"key": key, "before": before, "after": value}, f"{key}: {before!r} → {value!r}"
+    )
+    run_validate(ctx, case_id, actor=actor.name)
+
+
+def confirm_field(ctx: Context, actor: Actor, case_id: str, key: str) -> None:
+    """The value as read is right (a low-confidence field checked against the scan)."""
+    _require(actor, "correct")
+    _status(ctx, case_id, REVIEWABLE)
+    old = ctx.store.fields(case_id).get(key)
+    if old is None:
+        raise ActionRefused(f"案件中没有字段“{zh(key)}”")
+    ctx.store.replace_fields(case_id, {key: Field(old.value, 1.0, old.evidence)}, source="reviewer")
+    ctx.store.record_review(
+        case_id, actor.name, "confirm", {"key": key, "value": old.value}, f"{key} confirmed ({old.confidence:.2f})"
+    )
+    run_validate(ctx, case_id, actor=actor.name)
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def verify(ctx: Context, actor: Actor, case_id: str, note: str = "") -> None:
+    """验核: the registrar has checked the fields against the scans and the identities."""
+    _require(actor, "verify")
+    _status(ctx, case_id, REVIEWABLE)
+    ctx.store.record_review(case_id, actor.name, "verify", {"note": note[:500]}, f"验核通过 {note[:200]}".strip())
+
+
+def approval_blockers(ctx: Context, actor: Actor | None, case_id: str) -> list[str]:
+    """Why the case cannot be approved now (by ``actor``, when given); empty when it can."""
+    out: list[str] = []
+    if ctx.store.get_case(case_id).status != "review":
+        out.append("案件不在待审核状态")
+    actions = ctx.store.review_actions(case_id)
+    last_change = max((a.id for a in actions if a.action in ("correct", "confirm")), default=0)
+    if not any(a.action == "verify" and a.id > last_change for a in actions):
+        out.append("尚未验核（或验核后又有更正）：须由注册管理员验核")
+    errors = [f for f in ctx.store.findings(case_id, unresolved_only=True) if f.severity == Severity.ERROR]
+    if errors:
+        out.append(f"仍有 {len(errors)} 个错误未解决：{errors[0].message_zh}")
+    if actor is not None:
+        if not allowed(actor.role, "approve"):
+            out.append("当前角色无权复核批准")
+        touched = {a.actor for a in actions if a.action in TOUCHING}
+        if actor.name in touched and two_person_rule(ctx, case_id):
+            out.append("双人原则：更正或验核过本案件的人员不能复核批准本案件")
+    return out
+
+
+def approve(ctx: Context, actor: Actor, case_id: str, note: str = "") -> None:
+    """复核: approve for issuance.  The case goes to ``approved``; issuance picks it up from there."""
+    _require(actor, "approve")
+    blockers = approval_blockers(ctx, actor, case_id)
+    if blockers:
+        raise ActionRefused("；".join(blockers))
+    ctx.store.record_review(case_id, actor.name, "approve", {"note": note[:500]}, f"复核批准 {note[:200]}".strip())
+    ctx.store.transition(case_id, "approved", actor=actor.name, detail="approved for issuance", expect={"review"})
+
+
+def _decision_notice(
+    ctx: Context, actor: Actor, case_id: str, template: str, out_name: str, reasons: str, deadline: str = ""
+) -> Path:
+    case = ctx.store.get_case(case_id)
+    profile = _profile(ctx, case_id)
+    fields = ctx.store.fields(case_id)
+    values = {
+        "form_title": str(profile.raw.get("notice_title", "数字证书")),
+        "case_id": case_id,
+        "customer": fields["applicant_name"].value if "applicant_name" in fields else (case.subject_company or ""),
+        "received": case.created_at.date().isoformat(),
+        "category": case.category or "",
+        "reasons": reasons,
+        "deadline": deadline,
+        "office_name": profile.name,
+        "office_phone": str(profile.raw.get("office_phone", "")),
+        "handler": ctx.settings.clerk,
+        "reviewer": actor.name,
+        "today": datetime.now(UTC).date().isoformat(),
+    }
+    blob = render_values(ctx.settings.forms_dir / "templates" / template, values)
+    path = ctx.settings.outputs_dir / case_id / out_name
+    atomic_write(path, blob)
+    ctx.store.record_output(case_id, Path(template).stem, path, ctx.store.blobs.put(blob))
+    return path
+
+
+def _reasons(reasons: str) -> str:
+    lines = [ln.strip() for ln in reasons.splitlines() if ln.strip()]
+    if not lines:
+        raise ActionRefused("请填写理由")
+    return "\n".join(f"{i}. {ln[:300]}" for i, ln in enumerate(lines[:20], 1))
+
+
+def reject(ctx: Context, actor: Actor, case_id: str, reasons: str) -> Path:
+    """不予受理: the case ends ``rejected`` with a notice that lists the reasons."""
+    _require(actor, "reject")
+    _status(ctx, case_id, ("review", "awaiting"))
+    text = _reasons(reasons)
+    path = _decision_notice(ctx, actor, case_id, "refusal.docx", "不予受理通知书.docx", text)
+    ctx.store.record_review(case_id, actor.name, "reject", {"reasons": text}, f"不予受理：{text[:300]}")
+    ctx.store.transition(case_id, "rejected", actor=actor.name, detail="rejected", expect={"review", "awaiting"})
+    return path
+
+
+def request_materials(ctx: Context, actor: Actor, case_id: str, items: str, working_days: int = 5) -> Path:
+    """补正: the case waits (``awaiting``) for the listed materials; the notice names them and the deadline."""
+    _require(actor, "request")
+    _status(ctx, case_id, REVIEWABLE)
+    text = _reasons(items)
+    profile = _profile(ctx, case_id)
+    holidays = [datetime.fromisoformat(str(d)).date() for d in profile.raw.get("holidays") or []]
+    due = add_working_days(datetime.now(UTC).date(), max(1, working_days), holidays).isoformat()
+    path = _decision_notice(ctx, actor, case_id, "correction.docx", "补正材料通知书.docx", text, due)
+    note = f"补正（{due} 前）：{text[:300]}"
+    ctx.store.record_review(case_id, actor.name, "request", {"items": text, "due": due}, note)
+    ctx.store.transition(case_id, "awaiting", actor=actor.name, detail=f"materials requested, due {due}")
+    return path
+
+
+def merge(ctx: Context, actor: Actor, case_id: str, other_id: str) -> None:
+    """Take the files of ``other_id`` (e.g. a CSR that came in a separate mail) into this case and read it
+    again; the other case ends ``merged``."""
+    _require(actor, "merge")
+    _status(ctx, case_id, ("review", "awaiting"))
+    other_id = other_id.strip()
+    if other_id == case_id:
+        raise ActionRefused("不能与自身合并")
+    try:
+        other = ctx.store.get_case(other_id)
+    except CertIntakeError as exc:
+        raise ActionRefused(f"案件 {other_id[:40]} 不存在") from exc
+    if other.status not in ("received", "extracted", "validated", "review", "awaiting", "failed"):
+        raise ActionRefused(f"案件 {other_id} 状态为“{other.status}”，不能并入")
+    names = ctx.store.merge_files(other_id, case_id)
+    ctx.store.record_review(
+        case_id, actor.name, "merge", {"from": other_id, "files": names}, f"merged {len(names)} file(s) from {other_id}"
+    )
+    ctx.store.transition(other_id, "merged", actor=actor.name, detail=f"merged into {case_id}", duplicate_of=case_id)
+    ctx.store.transition(case_id, "received", actor=actor.name, detail=f"files of {other_id} added; read again")
+
+
+def mark_duplicate(ctx: Context, actor: Actor, case_id: str, original_id: str) -> None:
+    _require(actor, "duplicate")
+    _status(ctx, case_id, ("review", "awaiting"))
+    original_id = original_id.strip()
+    try:
+        ctx.store.get_case(original_id)
+    except CertIntakeError as exc:
+        raise ActionRefused(f"案件 {original_id[:40]} 不存在") from exc
+    if original_id == case_id:
+        raise ActionRefused("不能标记为自身的重复")
+    ctx.store.record_review(case_id, actor.name, "duplicate", {"of": original_id}, f"duplicate of {original_id}")
+    ctx.store.transition(
+        case_id, "duplicate", actor=actor.name, detail=f"duplicate of {original_id}", duplicate_of=original_id
+    )
+
+
+def age_and_deadline(ctx: Context, case_id: str, today: datetime | None = None) -> tuple[int, str | None, bool]:
+    """(working days since received, deadline date, overdue?) under the office profile's deadline."""
+    case = ctx.store.get_case(case_id)
+    profile = _profile(ctx, case_id)
+    holidays = [datetime.fromisoformat(str(d)).date() for d in profile.raw.get("holidays") or []]
+    now = (today or datetime.now(UTC)).date()
+    received = case.created_at.date()
+    age = working_days_between(received, now, holidays)
+    days = int(profile.raw.get("deadline_working_days", 0) or 0)
+    if not days:
+        return age, None, False
+    due = add_working_days(received, days, holidays)
+    return age, due.isoformat(), now > due

@@ -1,0 +1,463 @@
+"""The review web app (FastAPI, server-rendered Jinja2 pages, a little JavaScript for the keyboard).
+
+Every route checks the session and the role on the server; every POST carries the session's CSRF token;
+the session cookie is HttpOnly and SameSite=Strict.  Approving or merging hands the case to a background
+worker that runs the same ``process_case`` the batch flow runs (issuance, or a fresh read).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from pipeline.errors import CertIntakeError
+from pipeline.extract import der
+from pipeline.models import DocKind, Severity
+from pipeline.review import actions, auth
+from pipeline.review.actions import ActionRefused, Actor
+from pipeline.review.mask import is_personal, mask
+from pipeline.review.roles import ROLE_NAMES, Role, allowed
+from pipeline.stages import Context, process_case
+from pipeline.store.schema import User
+from pipeline.validate import zh
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+COOKIE = "ci_session"
+LOGIN_CSRF = "ci_login_csrf"
+QUEUE_STATES = ("review", "awaiting", "failed")
+STATUS_ZH = {
+    "received": "已接收",
+    "extracted": "已识别",
+    "validated": "已校验",
+    "review": "待审核",
+    "awaiting": "待补正",
+    "approved": "已批准",
+    "issuing": "签发中",
+    "issued": "已签发",
+    "delivered": "已交付",
+    "rejected": "不予受理",
+    "duplicate": "重复提交",
+    "merged": "已合并",
+    "revoked": "已注销",
+    "failed": "处理失败",
+}
+SEVERITY_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    idle: timedelta = timedelta(hours=8)
+    secure_cookie: bool = False  # set when served over HTTPS (behind a reverse proxy)
+
+
+@dataclass(frozen=True)
+class Who:
+    user: User
+    csrf: str
+    token: str
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.user.name, self.user.role)
+
+
+class _Redirect(Exception):
+    def __init__(self, to: str) -> None:
+        self.to = to
+
+
+def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[str], Any] | None = None) -> FastAPI:
+    """The app over one context.  ``runner(case_id)`` carries on with a case after approval or a merge
+    (default: ``process_case`` on a single background thread)."""
+    cfg = config or WebConfig()
+    app = FastAPI(title="cert-intake 审核工作台", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals.update(STATUS_ZH=STATUS_ZH, SEVERITY_ZH=SEVERITY_ZH, ROLE_NAMES=ROLE_NAMES, zh=zh)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-runner")
+
+    def _run(case_id: str) -> None:
+        try:
+            process_case(ctx, case_id)
+        except Exception:  # process_case records failures on the case; this is a last guard
+            log.exception("background processing of %s failed", case_id)
+
+    carry_on = runner or (lambda case_id: pool.submit(_run, case_id))
+    app.state.pool = pool
+
+    @app.exception_handler(_Redirect)
+    async def _redirect(_request: Request, exc: _Redirect) -> Response:
+        return RedirectResponse(exc.to, status_code=303)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    # ------------------------------------------------------------------ session helpers
+    def who(request: Request) -> Who:
+        token = request.cookies.get(COOKIE)
+        found = ctx.store.web_session(token, cfg.idle) if token else None
+        if found is None:
+            raise _Redirect("/login?next=" + quote(request.url.path))
+        ws, user = found
+        return Who(user, ws.csrf, token or "")
+
+    async def checked(request: Request, permission: str = "view") -> tuple[Who, dict[str, str]]:
+        """The session, the role's permission and the CSRF token of a POST; the form as a dict."""
+        w = who(request)
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if not hmac.compare_digest(form.get("csrf", ""), w.csrf):
+            ctx.store.audit("csrf_refused", w.user.name, f"{request.method} {request.url.path}")
+            raise HTTPException(403, "CSRF 校验失败，请刷新页面后重试")
+        if not allowed(w.user.role, permission):
+            ctx.store.audit("forbidden", w.user.name, f"{permission} {request.url.path}")
+            raise HTTPException(403, f"当前角色（{ROLE_NAMES.get(Role(w.user.role), w.user.role)}）无权执行此操作")
+        return w, form
+
+    def page(request: Request, name: str, w: Who | None, status_code: int = 200, **data: Any) -> HTMLResponse:
+        data.update(request=request, me=w.user if w else None, csrf=w.csrf if w else "")
+        return templates.TemplateResponse(request, name, data, status_code=status_code)
+
+    def case_or_404(case_id: str) -> Any:
+        try:
+            return ctx.store.get_case(case_id)
+        except CertIntakeError as exc:
+            raise HTTPException(404, "案件不存在") from exc
+
+    # ------------------------------------------------------------------ login
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request, next: str = "/", msg: str = "") -> HTMLResponse:
+        token = secrets.token_urlsafe(24)
+        resp = page(request, "login.html", None, next=next if next.startswith("/") else "/", msg=msg, login_csrf=token)
+        resp.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", secure=cfg.secure_cookie, max_age=1800)
+        return resp
+
+    @app.post("/login")
+    async def login_post(request: Request) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if not hmac.compare_digest(form.get("csrf", ""), request.cookies.get(LOGIN_CSRF, "") or "-"):
+            raise HTTPException(403, "CSRF 校验失败，请刷新页面后重试")
+        result = auth.login(ctx.store, form.get("username", "")[:64], form.get("password", ""))
+        if result.token is None:
+            return RedirectResponse("/login?msg=" + quote(result.message), status_code=303)
+        nxt = form.get("next", "/")
+        resp = RedirectResponse(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/", status_code=303)
+        resp.set_cookie(
+            COOKIE,
+            result.token,
+            httponly=True,
+            samesite="strict",
+            secure=cfg.secure_cookie,
+            max_age=int(cfg.idle.total_seconds()),
+        )
+        resp.delete_cookie(LOGIN_CSRF)
+        return resp
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        w, _form = await checked(request)
+        ctx.store.close_web_session(w.token)
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(COOKIE)
+        return resp
+
+    # ------------------------------------------------------------------ queue
+    @app.get("/", response_class=HTMLResponse)
+    def queue(request: Request, status: str = "", q: str = "", office: str = "") -> HTMLResponse:
+        w = who(request)
+        states = QUEUE_STATES if not status else ((status,) if status in STATUS_ZH else QUEUE_STATES)
+        rows = queue_rows(ctx, states, q.strip(), office.strip())
+        return page(
+            request,
+            "queue.html",
+            w,
+            rows=rows,
+            status=status,
+            q=q,
+            office=office,
+            offices=sorted(ctx.profiles),
+            states=STATUS_ZH,
+        )
+
+    @app.get("/next")
+    def next_case(request: Request, after: str = "") -> Response:
+        who(request)
+        ids = [r["id"] for r in queue_rows(ctx, ("review",), "", "")]
+        if not ids:
+            return RedirectResponse("/", status_code=303)
+        nxt = ids[(ids.index(after) + 1) % len(ids)] if after in ids else ids[0]
+        return RedirectResponse(f"/cases/{nxt}", status_code=303)
+
+    # ------------------------------------------------------------------ case page
+    @app.get("/cases/{case_id}", response_class=HTMLResponse)
+    def case_page(request: Request, case_id: str, msg: str = "", ok: str = "") -> HTMLResponse:
+        w = who(request)
+        case_or_404(case_id)
+        ctx.store.audit("view", w.user.name, "case page (personal data shown)", case_id)
+        return page(request, "case.html", w, msg=msg, ok=ok, **case_view(ctx, case_id, w.actor))
+
+    @app.get("/cases/{case_id}/pages/{page_id}.jpg")
+    def page_image(request: Request, case_id: str, page_id: int) -> Response:
+        who(request)
+        for p in ctx.store.case_pages(case_id):
+            if p.id == page_id:
+                return Response(ctx.store.blobs.get(p.sha256), media_type="image/jpeg")
+        raise HTTPException(404, "页面不存在")
+
+    @app.get("/cases/{case_id}/files/{file_id}")
+    def original(request: Request, case_id: str, file_id: int) -> Response:
+        w = who(request)
+        for f in ctx.store.case_files(case_id, role=None):
+            if f.id == file_id:
+                ctx.store.audit("view_file", w.user.name, f"original {f.name}", case_id)
+                return _download(ctx.store.blobs.get(f.sha256), f.name)
+        raise HTTPException(404, "文件不存在")
+
+    @app.get("/cases/{case_id}/outputs/{name}")
+    def output(request: Request, case_id: str, name: str) -> Response:
+        w = who(request)
+        path = ctx.store.outputs(case_id).get(name)
+        if path is None or not Path(path).is_file():
+            raise HTTPException(404, "文件不存在")
+        ctx.store.audit("view_file", w.user.name, f"output {name}", case_id)
+        return _download(Path(path).read_bytes(), Path(path).name)
+
+    # ------------------------------------------------------------------ actions
+    def done(case_id: str, ok: str) -> Response:
+        return RedirectResponse(f"/cases/{case_id}?ok=" + quote(ok), status_code=303)
+
+    def refused(case_id: str, exc: ActionRefused) -> Response:
+        return RedirectResponse(f"/cases/{case_id}?msg=" + quote(str(exc)), status_code=303)
+
+    @app.post("/cases/{case_id}/fields/{key}")
+    async def correct(request: Request, case_id: str, key: str) -> Response:
+        w, form = await checked(request, "correct")
+        case_or_404(case_id)
+        try:
+            if form.get("confirm"):
+                actions.confirm_field(ctx, w.actor, case_id, key)
+                return done(case_id, f"已确认“{zh(key)}”")
+            actions.correct_field(ctx, w.actor, case_id, key, form.get("value", ""))
+        except ActionRefused as exc:
+            return refused(case_id, exc)
+        return done(case_id, f"已更正“{zh(key)}”并重新校验")
+
+    @app.post("/cases/{case_id}/verify")
+    async def verify(request: Request, case_id: str) -> Response:
+        w, form = await checked(request, "verify")
+        case_or_404(case_id)
+        try:
+            actions.verify(ctx, w.actor, case_id, form.get("note", ""))
+        except ActionRefused as exc:
+            return refused(case_id, exc)
+        return done(case_id, "验核通过，等待审批管理员复核")
+
+    @app.post("/cases/{case_id}/approve")
+    async def approve(request: Request, case_id: str) -> Response:
+        w, form = await checked(request, "approve")
+        case_or_404(case_id)
+        try:
+            actions.approve(ctx, w.actor, case_id, form.get("note", ""))
+        except ActionRefused as exc:
+            return refused(case_id, exc)
+        carry_on(case_id)
+        return done(case_id, "已复核批准，正在签发")
+
+    @app.post("/cases/{case_id}/reject")
+    async def reject(request: Request, case_id: str) -> Response:
+        w, form = await checked(request, "reject")
+        case_or_404(case_id)
+        try:
+            actions.reject(ctx, w.actor, case_id, form.get("reasons", ""))
+        except ActionRefused as exc:
+            return refused(case_id, exc)
+        return done(case_id, "已作出不予受理决定，通知书已生成")
+
+    @app.post("/cases/{case_id}/request")
+    async def request_materials(request: Request, case_id: str) -> Response:
+        w, form = await checked(request, "request")
+        case_or_404(case_id)
+        try:
+            days = int(form.get("days") or 5)
+            actions.request_materials(ctx, w.actor, case_id, form.get("items", ""), min(max(days, 1), 30))
+        except ValueError:
+            return refused(case_id, ActionRefused("补正期限须为 1–30 个工作日"))
+        except ActionRefused as exc:
+            return refused(case_id, exc)
+        return done(case_id, "已通知补正，补正材料通知书已生成")
+
+    @app.post("/cases/{case_id}/merge")
+    async def merge(request: Request, case_id: str) -> Response:
+        w, form = await checked(request, "merge")
+        case_or_404(case_id)
+        try:
+            actions.merge(ctx, w.actor, case_id, form.get("other", ""))
+        except ActionRefused as exc:
+            return refused(case_id, exc)
+        carry_on(case_id)
+        return done(case_id, "已合并，正在重新识别")
+
+    @app.post("/cases/{case_id}/duplicate")
+    async def duplicate(request: Request, case_id: str) -> Response:
+        w, form = await checked(request, "duplicate")
+        case_or_404(case_id)
+        try:
+            actions.mark_duplicate(ctx, w.actor, case_id, form.get("original", ""))
+        except ActionRefused as exc:
+            return refused(case_id, exc)
+        return done(case_id, "已标记为重复提交")
+
+    return app
+
+
+def _download(data: bytes, name: str) -> Response:
+    """A file to save, never to render in the page (an original may hold anything)."""
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
+
+
+# --------------------------------------------------------------------------- view models
+
+
+def queue_rows(ctx: Context, states: tuple[str, ...], q: str, office: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for status in states:
+        for case in ctx.store.list_cases(status):
+            if office and case.office != office:
+                continue
+            text = " ".join(x for x in (case.id, case.applicant_name, case.org_code, case.subject_company) if x)
+            if q and q.lower() not in text.lower():
+                continue
+            age, due, overdue = actions.age_and_deadline(ctx, case.id)
+            findings = [f for f in ctx.store.findings(case.id, unresolved_only=True) if f.severity != Severity.INFO]
+            fields = ctx.store.fields(case.id)
+            handler = fields.get("handler_phone")
+            rows.append(
+                {
+                    "id": case.id,
+                    "office": case.office,
+                    "category": case.category or "",
+                    "applicant": case.applicant_name or case.subject_company or "",
+                    "handler_phone": mask(handler.value) if handler else "",
+                    "status": case.status,
+                    "age": age,
+                    "due": due or "",
+                    "overdue": overdue,
+                    "errors": sum(1 for f in findings if f.severity == Severity.ERROR),
+                    "warnings": sum(1 for f in findings if f.severity == Severity.WARNING),
+                    "summary": findings[0].message_zh if findings else (case.failure or "")[:120],
+                }
+            )
+    rows.sort(key=lambda r: (not r["overdue"], r["due"] or "9999", -r["age"], r["id"]))
+    return rows
+
+
+def case_view(ctx: Context, case_id: str, actor: Actor) -> dict[str, Any]:
+    case = ctx.store.get_case(case_id)
+    profile = ctx.profiles.get(case.office) or ctx.profiles[ctx.settings.default_office]
+    see_personal = allowed(actor.role, "see_personal")
+    sources = ctx.store.field_sources(case_id)
+    findings = ctx.store.findings(case_id, unresolved_only=True)
+    flagged = {f.field for f in findings if f.field and f.severity != Severity.INFO}
+    fields: list[dict[str, Any]] = []
+    for key, f in ctx.store.fields(case_id).items():
+        ev = f.evidence
+        personal = is_personal(key)
+        fields.append(
+            {
+                "key": key,
+                "name": zh(key),
+                "value": f.value if see_personal or not personal else mask(f.value),
+                "masked": personal and not see_personal,
+                "readonly": key.startswith(("csr.", "cert.")),  # read from the DER file, not typed
+                "confidence": f.confidence,
+                "low": f.confidence < profile.confidence_threshold,
+                "flagged": key in flagged,
+                "source": sources.get(key, "extract"),
+                "doc": ev.document if ev else "",
+                "page": ev.page if ev else 0,
+                "bbox": list(ev.bbox) if ev and ev.bbox else None,
+            }
+        )
+    fields.sort(key=lambda x: (not (x["flagged"] or x["low"]), "." in x["key"], x["key"]))
+    pages = []
+    kinds = {d["name"]: d.get("kind", "") for d in case.documents}
+    order = [DocKind.APPLICATION_FORM, DocKind.BUSINESS_LICENSE, DocKind.ID_CARD, DocKind.PRODUCT_CERT]
+    ranked = sorted(
+        ctx.store.case_pages(case_id),
+        key=lambda p: (order.index(kinds[p.document]) if kinds.get(p.document) in order else len(order), p.id),
+    )
+    for p in ranked:
+        boxes = [
+            {
+                "key": f["key"],
+                "left": 100 * f["bbox"][0] * p.scale / p.width,
+                "top": 100 * f["bbox"][1] * p.scale / p.height,
+                "width": 100 * (f["bbox"][2] - f["bbox"][0]) * p.scale / p.width,
+                "height": 100 * (f["bbox"][3] - f["bbox"][1]) * p.scale / p.height,
+                "low": f["low"] or f["flagged"],
+            }
+            for f in fields
+            if f["bbox"] and f["doc"] == p.document and f["page"] == p.page
+        ]
+        pages.append({"id": p.id, "document": p.document, "page": p.page, "boxes": boxes})
+    files = ctx.store.case_files(case_id, role=None)
+    csr_names = {d.get("name") for d in case.documents if d.get("kind") == DocKind.CSR}
+    csrs = []
+    for cf in files:
+        if cf.role == "document" and cf.name in csr_names:
+            parsed = der.parse_csr(ctx.store.blobs.get(cf.sha256))
+            csrs.append(
+                {
+                    "name": cf.name,
+                    "subject": parsed.subject,
+                    "key": parsed.key.algorithm if parsed.key else "",
+                    "fingerprint": parsed.fingerprint or "",
+                    "error": parsed.error or "",
+                }
+            )
+    age, due, overdue = actions.age_and_deadline(ctx, case_id)
+    return {
+        "case": case,
+        "profile": profile,
+        "fields": fields,
+        "findings": findings,
+        "pages": pages,
+        "files": files,
+        "documents": {d["name"]: d for d in case.documents},
+        "outputs": sorted(ctx.store.outputs(case_id)),
+        "csrs": csrs,
+        "history": ctx.store.review_actions(case_id),
+        "audit": ctx.store.audit_rows(case_id),
+        "blockers": actions.approval_blockers(ctx, actor, case_id),
+        "two_person": actions.two_person_rule(ctx, case_id),
+        "can": {p: allowed(actor.role, p) for p in ("correct", "verify", "approve", "reject", "request", "merge")},
+        "age": age,
+        "due": due,
+        "overdue": overdue,
+    }
