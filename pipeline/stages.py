@@ -19,7 +19,7 @@ from pipeline import extract as extract_stage
 from pipeline import ingest as ingest_stage
 from pipeline import validate as validate_stage
 from pipeline.config import Settings
-from pipeline.errors import CertIntakeError, ConfigError, IssuanceRefused
+from pipeline.errors import CertIntakeError, ConfigError, InvalidTransition, IssuanceRefused
 from pipeline.extract.forms import AttachmentSpecs, OfficeProfile, load_attachment_specs, load_profiles
 from pipeline.extract.ocr import OcrEngine, get_engine
 from pipeline.extract.snapshots import snapshots
@@ -226,7 +226,8 @@ def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
     elif case.status not in ("approved", "issuing"):
         raise IssuanceRefused(f"case {case_id} is {case.status}; only clean or approved cases are issued")
     if case.status != "issuing":
-        ctx.store.transition(case_id, "issuing", actor=actor, detail="issuance started")
+        # compare-and-set: of two workers that both saw the case approved, one goes on, the other stops
+        ctx.store.transition(case_id, "issuing", actor=actor, detail="issuance started", expect={"validated", "approved"})
     fields = ctx.store.fields(case_id)
     profile = ctx.profiles.get(case.office) or ctx.profiles[ctx.settings.default_office]
     if (case.category or "新办") == "注销":
@@ -386,6 +387,8 @@ def process_case(ctx: Context, case_id: str) -> dict[str, Any]:
             run_issue(ctx, case_id)
     except IssuancePending as exc:
         log.info("%s", exc)
+    except InvalidTransition as exc:  # another worker moved the case on meanwhile: its work, not a failure
+        log.info("case %s moved on elsewhere: %s", case_id, exc)
     except CertIntakeError as exc:
         _fail(ctx, case_id, exc)
     except Exception as exc:  # one bad case never stops the batch: record it, keep the originals
