@@ -227,7 +227,8 @@ def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
         raise IssuanceRefused(f"case {case_id} is {case.status}; only clean or approved cases are issued")
     if case.status != "issuing":
         # compare-and-set: of two workers that both saw the case approved, one goes on, the other stops
-        ctx.store.transition(case_id, "issuing", actor=actor, detail="issuance started", expect={"validated", "approved"})
+        started = {"validated", "approved"}
+        ctx.store.transition(case_id, "issuing", actor=actor, detail="issuance started", expect=started)
     fields = ctx.store.fields(case_id)
     profile = ctx.profiles.get(case.office) or ctx.profiles[ctx.settings.default_office]
     if (case.category or "新办") == "注销":

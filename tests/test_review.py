@@ -8,11 +8,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import REPO, run
+from defects import Case, register, write
 from docx import Document
 from fastapi.testclient import TestClient
 
-from conftest import REPO, run
-from defects import Case, register, write
 from pipeline.cli import main
 from pipeline.review import actions, auth
 from pipeline.review.actions import ActionRefused, Actor
@@ -238,7 +238,8 @@ def test_users_add_from_the_command_line(home: Path) -> None:
     assert r.returncode == 0, r.stderr
     r = run(["cert-intake", "--home", str(home), "users", "list"])
     assert "wang\tapprover\tactive" in r.stdout
-    r = run(["cert-intake", "--home", str(home), "users", "add", "wang", "--role", "clerk", "--password-stdin"], input="x")
+    again = ["cert-intake", "--home", str(home), "users", "add", "wang", "--role", "clerk", "--password-stdin"]
+    r = run(again, input="a long enough secret\n")
     assert r.returncode != 0
 
 

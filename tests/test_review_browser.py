@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, copy_case
+
 from pipeline.review import auth
 from pipeline.stages import Context, ingest_path, process_case
 
