@@ -27,10 +27,30 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 def _run(settings: Settings, paths: list[Path]) -> list[dict[str, Any]]:
     if settings.use_prefect:
         prepare_prefect_env(settings)
-    from pipeline.flows import run_batch
+    from pipeline import flows
 
-    _ctx, results = run_batch(settings, paths)
-    return results
+    if not sys.stderr.isatty():
+        return flows.run_batch(settings, paths)[1]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]cases"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        transient=True,
+    ) as bar:
+        job = bar.add_task("ingest …", total=None)
+
+        def advance(done: int, total: int, result: dict[str, Any]) -> None:
+            bar.update(job, completed=done, total=total, description=f"{result['case_id']} → {result['status']}")
+
+        flows.on_progress(advance)
+        try:
+            return flows.run_batch(settings, paths)[1]
+        finally:
+            flows.on_progress(None)
 
 
 def cmd_process(args: argparse.Namespace) -> int:
@@ -307,7 +327,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from pipeline.serve import serve
 
-    return serve(_settings(args), host=args.host, port=args.port, review_only=args.review_only)
+    return serve(_settings(args), host=args.host, port=args.port, review_only=args.review_only, watch=not args.no_watch)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -391,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8080)
     sv.add_argument("--review-only", action="store_true", help="only the review web app (no watcher, no schedule)")
+    sv.add_argument("--no-watch", action="store_true", help="no inbox watcher (another host watches the folder)")
     sv.set_defaults(func=cmd_serve)
 
     cases = sub.add_parser("cases", help="inspect cases").add_subparsers(dest="cases_command", required=True)

@@ -16,6 +16,7 @@ from pipeline.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = Path.home() / ".cert-intake"
+DEFAULT_SCHEDULES = {"batch": "*/10 * * * *", "revocations": "0 1 * * *"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class Settings:
     watch_settle: float = 5.0
     watch_polling: bool = False
     clerk: str = "受理员"
+    # cron strings (or seconds between runs) of the scheduled flows that `serve` runs
+    schedules: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SCHEDULES))
+    ocr_concurrency: int = 0  # OCR calls at once in one process; 0 = half the CPUs (at least 1)
+    prefect_port: int = 4200  # the Prefect server `serve` starts when no PREFECT_API_URL is set
 
     @property
     def blob_dir(self) -> Path:
@@ -103,6 +108,9 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
         watch_settle=float(pick("watch_settle", 5.0)),
         watch_polling=str(pick("watch_polling", "0")).lower() in ("1", "true", "yes"),
         clerk=str(pick("clerk", "受理员")),
+        schedules={**DEFAULT_SCHEDULES, **{str(k): str(v) for k, v in (file_cfg.get("schedules") or {}).items()}},
+        ocr_concurrency=int(pick("ocr_concurrency", 0)),
+        prefect_port=int(pick("prefect_port", 4200)),
     )
 
 

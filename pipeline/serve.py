@@ -1,24 +1,156 @@
-"""``cert-intake serve``: the review web app on one machine (uvicorn), stopped cleanly by SIGTERM."""
+"""``cert-intake serve``: everything one office needs, in one process on one machine.
+
+* the review web app (uvicorn, a thread);
+* the inbox watcher (a thread): each settled submission is ingested and processed at once;
+* the schedules: Prefect's ``serve`` runs the ``batch`` flow (e.g. every 10 minutes) and ``revocations``
+  (daily) as deployments with the cron strings of ``schedules:`` in config.yaml.  Prefect's scheduler
+  lives in its server (an ephemeral one cannot schedule), so with no ``PREFECT_API_URL`` configured
+  ``serve`` starts ``prefect server start`` on loopback (SQLite under ``<home>/prefect``, the Prefect UI
+  on ``prefect_port``) and stops it on the way out.
+
+SIGTERM (or Ctrl-C) stops all three cleanly: the scheduler stops taking runs, the watcher finishes the
+submission it is on, the web app finishes its requests and the review worker its case.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
 
-from pipeline.config import Settings
+from pipeline.config import Settings, prepare_prefect_env
 
 log = logging.getLogger("cert_intake")
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080, review_only: bool = False) -> int:
+class _Stop(Exception):
+    pass
+
+
+def _schedule(spec: str) -> dict[str, Any]:
+    """``"*/10 * * * *"`` → cron; ``"600"`` → every 600 seconds."""
+    spec = spec.strip()
+    return {"interval": int(spec)} if spec.isdigit() else {"cron": spec}
+
+
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    review_only: bool = False,
+    watch: bool = True,
+) -> int:
     import uvicorn
 
+    from pipeline.ingest.watch import InboxWatcher
     from pipeline.review.web import create_app
-    from pipeline.stages import Context
+    from pipeline.stages import Context, ingest_path, process_outcomes
 
+    prefect_server = None
+    if not review_only:
+        prepare_prefect_env(settings)
+        if "PREFECT_API_URL" not in os.environ:
+            prefect_server = start_prefect_server(settings.home / "prefect", settings.prefect_port)
     ctx = Context(settings)
-    ctx.store.migrate()
     app = create_app(ctx)
-    log.info("review app on http://%s:%d (review_only=%s)", host, port, review_only)
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()  # handles SIGTERM
-    app.state.pool.shutdown(wait=True)
+    web = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    threads = [threading.Thread(target=web.run, name="review-web", daemon=True)]
+    watcher = None
+    if watch and not review_only:
+        inbox = settings.inbox_dir or settings.home / "inbox"
+
+        def handle(entry: Path) -> None:
+            process_outcomes(ctx, ingest_path(ctx, entry))
+
+        watcher = InboxWatcher(inbox, handle, settle=settings.watch_settle, polling=settings.watch_polling)
+        threads.append(threading.Thread(target=watcher.run, name="inbox-watcher", daemon=True))
+    for t in threads:
+        t.start()
+    log.info("review app on http://%s:%d; watcher %s", host, port, "on" if watcher else "off")
+    print(f"cert-intake serve: review app http://{host}:{port}/", flush=True)
+
+    stop = threading.Event()
+
+    def on_term(_sig: int, _frame: Any) -> None:
+        stop.set()
+        raise _Stop  # unwinds the scheduler (or the wait below) in the main thread
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        if review_only:
+            stop.wait()
+        else:
+            _run_schedules(settings)
+    except (_Stop, KeyboardInterrupt):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        log.info("shutting down")
+        if watcher is not None:
+            watcher.stop()
+        web.should_exit = True
+        for t in threads:
+            t.join(timeout=30)
+        app.state.pool.shutdown(wait=True)
+        if prefect_server is not None:
+            prefect_server.terminate()
+            try:
+                prefect_server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                prefect_server.kill()
+        print("cert-intake serve: stopped", flush=True)
     return 0
+
+
+def start_prefect_server(prefect_home: Path, port: int, timeout: float = 120.0) -> subprocess.Popen[bytes]:
+    """``prefect server start`` on loopback for this home; sets PREFECT_API_URL for this process."""
+    prefect_home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    log_file = (prefect_home / "server.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"prefect server exited ({proc.returncode}); see {prefect_home / 'server.log'}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:  # noqa: S310 - loopback URL we built
+                if r.status == 200:
+                    os.environ["PREFECT_API_URL"] = url
+                    log.info("Prefect server on %s (UI http://127.0.0.1:%d)", url, port)
+                    return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"prefect server did not answer on {url} within {timeout:.0f}s")
+
+
+def _run_schedules(settings: Settings) -> None:
+    from prefect import serve as prefect_serve
+
+    from pipeline.flows import batch, revocations
+
+    home = str(settings.home)
+    deployments = [
+        batch.to_deployment(
+            name="batch", parameters={"home": home}, **_schedule(settings.schedules.get("batch", "*/10 * * * *"))
+        ),
+        revocations.to_deployment(
+            name="revocations",
+            parameters={"home": home},
+            **_schedule(settings.schedules.get("revocations", "0 1 * * *")),
+        ),
+    ]
+    prefect_serve(*deployments, print_starting_message=False)  # type: ignore[arg-type]

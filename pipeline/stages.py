@@ -21,7 +21,7 @@ from pipeline import validate as validate_stage
 from pipeline.config import Settings
 from pipeline.errors import CertIntakeError, ConfigError, InvalidTransition, IssuanceRefused
 from pipeline.extract.forms import AttachmentSpecs, OfficeProfile, load_attachment_specs, load_profiles
-from pipeline.extract.ocr import OcrEngine, get_engine
+from pipeline.extract.ocr import OcrEngine, limited_engine
 from pipeline.extract.snapshots import snapshots
 from pipeline.ingest.imap import ImapConfig
 from pipeline.issue import Issuer, IssueRequest, LocalIssuer
@@ -56,7 +56,7 @@ class Context:
         return load_attachment_specs(self.settings.forms_dir)
 
     def ocr(self) -> OcrEngine:
-        return get_engine(self.settings.ocr_engine, self.settings.ocr_options)
+        return limited_engine(self.settings.ocr_engine, self.settings.ocr_options, self.settings.ocr_concurrency)
 
     @cached_property
     def local_ca(self) -> LocalCA:
@@ -113,7 +113,7 @@ def run_extract(ctx: Context, case_id: str) -> None:
     start = time.perf_counter()
     files = _case_files(ctx, case_id)
     profile, result, docs = extract_stage.extract_case(
-        files, ctx.profiles, ctx.settings.default_office, ctx.ocr, ctx.attachment_specs
+        files, ctx.profiles, ctx.settings.default_office, ctx.ocr, ctx.attachment_specs, cache=ctx.store.ocr_cache
     )
     ctx.store.save_pages(case_id, snapshots(files, docs))
     ctx.store.replace_fields(case_id, result.fields)

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -44,6 +45,16 @@ from pipeline.models import (
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], OcrEngine]
+OCR_CACHE_VERSION = "1"  # bump when image preparation or OCR post-processing changes
+
+
+class OcrCache(Protocol):
+    """OCR results by file hash: a re-run of a case (after a failure, a merge, a correction) does not OCR
+    the same file again.  Holds, per page, the rotation extraction chose and the recognised text boxes."""
+
+    def get(self, sha256: str, engine: str) -> list[dict[str, Any]] | None: ...
+
+    def put(self, sha256: str, engine: str, pages: list[dict[str, Any]]) -> None: ...
 
 
 @dataclass
@@ -70,10 +81,25 @@ def _page_quality(result: OcrPage) -> float:
 UPRIGHT = 0.75
 
 
-def _ocr_pages(engine: OcrEngine, pages: list[tuple[int, Image.Image]], doc: ReadDocument) -> None:
+def _ocr_pages(
+    engine_factory: EngineFactory,
+    pages: list[tuple[int, Image.Image]],
+    doc: ReadDocument,
+    cache: OcrCache | None = None,
+) -> None:
+    engine = engine_factory()
+    key = f"{engine.name}/{OCR_CACHE_VERSION}"
+    cached = {int(p["page"]): p for p in (cache.get(doc.sha256, key) or [])} if cache is not None else {}
+    if cached and all(number in cached for number, _img in pages):
+        for number, img in pages:  # preparation is deterministic: redo it, skip the OCR
+            entry = cached[number]
+            doc.page_images[number] = images.prepare(images.rotate_page(img, int(entry["rotation"]))).image
+            doc.items.extend(TextItem(t, tuple(b), sc, number) for t, b, sc in entry["items"])
+        return
+    record: list[dict[str, Any]] = []
     for number, img in pages:
         prepared = images.prepare(img)
-        page_img, result = prepared.image, engine.recognize(prepared.image)
+        page_img, result, rotation = prepared.image, engine.recognize(prepared.image), 0
         doc.ocr_seconds += result.seconds
         if _page_quality(result) < UPRIGHT:  # a page fed sideways or upside down: try the other three ways
             for degrees in (180, 90, 270):
@@ -81,11 +107,16 @@ def _ocr_pages(engine: OcrEngine, pages: list[tuple[int, Image.Image]], doc: Rea
                 again = engine.recognize(turned)
                 doc.ocr_seconds += again.seconds
                 if _page_quality(again) > _page_quality(result):
-                    page_img, result = turned, again
+                    page_img, result, rotation = turned, again, degrees
                 if _page_quality(result) >= UPRIGHT:
                     break
         doc.page_images[number] = page_img
         doc.items.extend(TextItem(b.text, b.bbox, b.score, number) for b in result.boxes)
+        record.append(
+            {"page": number, "rotation": rotation, "items": [[b.text, list(b.bbox), b.score] for b in result.boxes]}
+        )
+    if cache is not None:
+        cache.put(doc.sha256, key, record)
 
 
 def read_document(
@@ -94,6 +125,7 @@ def read_document(
     data: bytes,
     engine_factory: EngineFactory,
     findings: list[Finding],
+    cache: OcrCache | None = None,
 ) -> ReadDocument:
     """Read one file; problems become findings, never exceptions."""
     container = sniff(data, name)
@@ -117,13 +149,14 @@ def read_document(
         if container == "image":
             pages = images.load_pages(data)
             doc.text_source, doc.pages = TextSource.OCR, len(pages)
-            _ocr_pages(engine_factory(), list(enumerate(pages, start=1)), doc)
+            _ocr_pages(engine_factory, list(enumerate(pages, start=1)), doc, cache)
         elif container == "pdf":
             layer = pdf_items(data)
             doc.items, doc.pages = layer.items, layer.pages
             doc.text_source = TextSource.PDF_TEXT if layer.items else TextSource.OCR
             if layer.page_images:
-                _ocr_pages(engine_factory(), list(zip(layer.image_page_numbers, layer.page_images, strict=True)), doc)
+                numbered = list(zip(layer.image_page_numbers, layer.page_images, strict=True))
+                _ocr_pages(engine_factory, numbered, doc, cache)
         elif container == "docx":
             layer = docx_items(data)
             doc.items, doc.pages, doc.text_source = layer.items, 1, TextSource.DOCX
@@ -163,11 +196,12 @@ def extract_case(
     default_office: str,
     engine_factory: EngineFactory,
     attachments: AttachmentSpecs | None = None,
+    cache: OcrCache | None = None,
 ) -> tuple[OfficeProfile, Extraction, list[ReadDocument]]:
     """files: (name, sha256, bytes).  Returns the office profile, the extraction and the read documents."""
     start = time.perf_counter()
     findings: list[Finding] = []
-    docs = [read_document(name, sha, data, engine_factory, findings) for name, sha, data in files]
+    docs = [read_document(name, sha, data, engine_factory, findings, cache) for name, sha, data in files]
     profile = detect_office(docs, profiles, default_office)
     fields: dict[str, Field] = {}
     form_docs = []

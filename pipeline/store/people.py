@@ -9,10 +9,22 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from pipeline.errors import StoreError
 from pipeline.store.auditchain import ChainProblem, verify_rows
-from pipeline.store.schema import Audit, AuditHead, Blob, CaseField, CaseFile, CasePage, ReviewAction, User, WebSession
+from pipeline.store.schema import (
+    Audit,
+    AuditHead,
+    Blob,
+    CaseField,
+    CaseFile,
+    CasePage,
+    OcrCacheEntry,
+    ReviewAction,
+    User,
+    WebSession,
+)
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -194,6 +206,11 @@ class PeopleStore:
             q = select(ReviewAction).where(ReviewAction.case_id == case_id).order_by(ReviewAction.id)
             return list(s.scalars(q))
 
+    # ------------------------------------------------------------------ OCR cache
+    @property
+    def ocr_cache(self) -> OcrCacheStore:
+        return OcrCacheStore(self.sessions)
+
     # ------------------------------------------------------------------ page images
     def save_pages(self, case_id: str, pages: list[tuple[str, int, bytes, int, int, float]]) -> None:
         """(document, page, JPEG bytes, width, height, scale) for each page extraction looked at."""
@@ -210,3 +227,23 @@ class PeopleStore:
         with self.sessions() as s:
             q = select(CasePage).where(CasePage.case_id == case_id).order_by(CasePage.id)
             return [PageImage(p.id, p.document, p.page, p.sha256, p.width, p.height, p.scale) for p in s.scalars(q)]
+
+
+class OcrCacheStore:
+    """``extract.OcrCache`` over the ``ocr_cache`` table (shared by every worker on the same database)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def get(self, sha256: str, engine: str) -> list[dict[str, Any]] | None:
+        with self.sessions() as s:
+            row = s.get(OcrCacheEntry, (sha256, engine))
+            return list(row.pages) if row is not None else None
+
+    def put(self, sha256: str, engine: str, pages: list[dict[str, Any]]) -> None:
+        try:
+            with self.sessions() as s, s.begin():
+                if s.get(OcrCacheEntry, (sha256, engine)) is None:
+                    s.add(OcrCacheEntry(sha256=sha256, engine=engine, pages=pages))
+        except IntegrityError:  # another worker cached the same file meanwhile
+            pass

@@ -244,3 +244,13 @@ class CasePage(Base):
     height: Mapped[int] = mapped_column(Integer)
     scale: Mapped[float] = mapped_column(Float, default=1.0)
     __table_args__ = (UniqueConstraint("case_id", "document", "page"),)
+
+
+class OcrCacheEntry(Base):
+    """OCR results of one file (by hash) under one engine/version: pages, chosen rotation, text boxes."""
+
+    __tablename__ = "ocr_cache"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    engine: Mapped[str] = mapped_column(String(40), primary_key=True)
+    pages: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

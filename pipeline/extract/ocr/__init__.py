@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,3 +61,34 @@ def _load_builtin(name: str) -> None:
         from pipeline.extract.ocr import rapid  # noqa: F401  (registers itself)
     elif name == "paddleocr":
         from pipeline.extract.ocr import paddle  # noqa: F401
+
+
+class LimitedEngine:
+    """An engine whose calls wait for a process-wide slot: the watcher, the scheduled batch and the review
+    app's worker may all OCR at once in one process, and each ONNX call already uses several cores."""
+
+    def __init__(self, engine: OcrEngine, slots: threading.BoundedSemaphore) -> None:
+        self.engine = engine
+        self.name = engine.name
+        self._slots = slots
+
+    def recognize(self, image: Image.Image) -> OcrPage:
+        with self._slots:
+            return self.engine.recognize(image)
+
+
+_SLOTS: list[threading.BoundedSemaphore] = []
+
+
+def ocr_slots(concurrency: int = 0) -> int:
+    """OCR calls allowed at once: ``concurrency`` or half the CPUs (at least 1)."""
+    return concurrency if concurrency > 0 else max(1, (os.cpu_count() or 2) // 2)
+
+
+def limited_engine(name: str, options: dict[str, str] | None, concurrency: int = 0) -> OcrEngine:
+    """The process-wide engine behind the process-wide OCR limit (sized on first use)."""
+    engine = get_engine(name, options)
+    with _LOCK:
+        if not _SLOTS:
+            _SLOTS.append(threading.BoundedSemaphore(ocr_slots(concurrency)))
+    return LimitedEngine(engine, _SLOTS[0])
