@@ -252,6 +252,12 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if args.no_prefect:
+        from pipeline.batch import run_plain
+        from pipeline.stages import Context
+
+        print(json.dumps(run_plain(Context(settings)), ensure_ascii=False))
+        return 0
     prepare_prefect_env(settings)
     from pipeline.flows import batch
 
@@ -369,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     fm.set_defaults(func=cmd_fetch_mail)
 
     b = sub.add_parser("batch", help="the scheduled run once: mail, inbox, pending cases, revocations, CRL, ledger")
+    b.add_argument("--no-prefect", action="store_true", help="the same steps in a plain loop")
     b.set_defaults(func=cmd_batch)
 
     crl = sub.add_parser("crl", help="publish an SM2-signed CRL of every revoked certificate")

@@ -18,13 +18,13 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
+from sqlalchemy.exc import OperationalError
 
+from pipeline import batch as steps
 from pipeline.config import Settings, load_settings
-from pipeline.ingest.imap import ImapError, fetch
-from pipeline.ingest.watch import InboxWatcher
+from pipeline.ingest.imap import ImapError
 from pipeline.issue.ledger import write_ledger
-from pipeline.issue.revoke import execute_due, publish_crl
-from pipeline.stages import Context, case_contract, imap_config, ingest_path, process_outcomes
+from pipeline.stages import Context, case_contract, ingest_path, process_outcomes
 from pipeline.stages import process_case as process_case_plain
 
 _CONTEXTS: dict[str, Context] = {}
@@ -111,58 +111,52 @@ def process_batch(home: str, paths: list[str]) -> list[dict[str, Any]]:
     return results
 
 
-PENDING = ("received", "approved", "issuing")
-
-
 def _transient(task: Any, run: Any, state: Any) -> bool:
     """Retry only what a network or database hiccup explains — never bad input."""
     try:
         state.result()
-    except (OSError, TimeoutError, ImapError):
+    except (OSError, TimeoutError, ImapError, OperationalError):
         return True
     except Exception:
         return False
     return False
 
 
-@task(name="fetch-mail", retries=3, retry_delay_seconds=[10, 60, 300], retry_condition_fn=_transient)
+def _retrying(name: str) -> Any:
+    """A task retried with backoff on transient errors only (IMAP/SMTP/network, database hiccups)."""
+    return task(name=name, retries=3, retry_delay_seconds=[10, 60, 300], retry_condition_fn=_transient)
+
+
+@_retrying("fetch-mail")
 def fetch_mail_task(home: str) -> list[str]:
-    ctx = _context(home)
-    if not ctx.settings.imap.get("host"):
-        return []
-    return [o.case_id for o in fetch(ctx.store, imap_config(ctx), ctx.settings.default_office)]
+    return steps.intake_mail(_context(home))
 
 
-@task(name="intake-inbox")
+@_retrying("intake-inbox")
 def intake_inbox_task(home: str) -> list[str]:
-    ctx = _context(home)
-    inbox = ctx.settings.inbox_dir or ctx.settings.home / "inbox"
-    ids: list[str] = []
-    watcher = InboxWatcher(
-        inbox, lambda entry: ids.extend(o.case_id for o in ingest_path(ctx, entry)), settle=ctx.settings.watch_settle
-    )
-    watcher.take_settled()
-    return ids
-
-
-@task(name="revocations")
-def revocations_task(home: str) -> dict[str, Any]:
-    ctx = _context(home)
-    done = execute_due(ctx.store)
-    path, number = publish_crl(ctx.store, ctx.local_ca, ctx.settings.crl_path)
-    return {"revoked": done, "crl": str(path), "crl_number": number}
-
-
-@flow(name="revocations", log_prints=False)
-def revocations(home: str) -> dict[str, Any]:
-    """Daily: execute due scheduled revocations (更新) and publish a fresh CRL."""
-    return revocations_task(home)
+    return steps.intake_inbox(_context(home))
 
 
 @task(name="intake-media")
 def intake_media_task(home: str, media: list[str]) -> list[str]:
     ctx = _context(home)
     return [o.case_id for m in media for o in ingest_path(ctx, Path(m), medium=True)]
+
+
+@_retrying("revocations")
+def revocations_task(home: str) -> dict[str, Any]:
+    return steps.revocations(_context(home))
+
+
+@_retrying("ledger")
+def ledger_task(home: str) -> str:
+    return steps.day_ledger(_context(home))
+
+
+@flow(name="revocations", log_prints=False)
+def revocations(home: str) -> dict[str, Any]:
+    """Daily: execute due scheduled revocations (更新) and publish a fresh CRL."""
+    return revocations_task(home)
 
 
 @flow(name="intake", log_prints=False)
@@ -179,19 +173,16 @@ def batch(home: str) -> dict[str, Any]:
     """The scheduled run; one failing case never fails it."""
     start = time.perf_counter()
     ctx = _context(home)
+    steps.sweep(ctx)
     intake(home)
-    pending = [c.id for status in PENDING for c in ctx.store.list_cases(status)]
+    pending = steps.pending_cases(ctx)
     results = []
     for cid in pending:
         results.append(process_case_task(home, cid))
         _progress(len(results), len(pending), results[-1])
-    revoked = revocations_task(home)
-    ledger = write_ledger(ctx.store, ctx.settings.ledger_path)
-    statuses: dict[str, int] = {}
-    for r in results:
-        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    out = steps.summary(results, revocations_task(home), ledger_task(home))
     _publish("batch", "cert-intake batch", results, time.perf_counter() - start)
-    return {"processed": len(results), "statuses": statuses, "revoked": revoked, "ledger": str(ledger)}
+    return out
 
 
 def run_batch(settings: Settings, paths: list[Path]) -> tuple[Context, list[dict[str, Any]]]:

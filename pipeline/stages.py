@@ -384,7 +384,9 @@ def process_case(ctx: Context, case_id: str) -> dict[str, Any]:
         if case.status == "extracted":
             run_validate(ctx, case_id)
             case = ctx.store.get_case(case_id)
-        if (case.status == "validated" and case.route == str(Route.ISSUE)) or case.status in ("approved", "issuing"):
+        if case.status == "validated" and case.route == str(Route.REVIEW):  # stopped between the two steps
+            ctx.store.transition(case_id, "review", detail="doubt → reviewer")
+        elif (case.status == "validated" and case.route == str(Route.ISSUE)) or case.status in ("approved", "issuing"):
             run_issue(ctx, case_id)
     except IssuancePending as exc:
         log.info("%s", exc)

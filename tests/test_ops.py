@@ -1,0 +1,206 @@
+"""Operations: OCR cache by file hash, the batch artifact, crash safety under SIGKILL, `serve`."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import copy_case, with_registry
+from defects import Case, register, write
+
+from pipeline.config import load_settings
+from pipeline.extract import extract_case
+from pipeline.extract.ocr import OcrEngine, get_engine
+from pipeline.stages import Context, ingest_path
+
+
+class Counting:
+    def __init__(self, engine: OcrEngine) -> None:
+        self.engine, self.name, self.calls = engine, engine.name, 0
+
+    def recognize(self, image):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return self.engine.recognize(image)
+
+
+@pytest.mark.slow
+def test_ocr_cache_by_file_hash_skips_ocr_on_a_rerun(ctx: Context, tmp_path: Path) -> None:
+    [o] = ingest_path(ctx, copy_case("xiamen-new-scan", tmp_path))
+    files = [(f.name, f.sha256, ctx.store.blobs.get(f.sha256)) for f in ctx.store.case_files(o.case_id)]
+    counting = Counting(get_engine("rapidocr"))
+
+    def run() -> tuple[dict, float]:
+        _p, result, _docs = extract_case(
+            files, ctx.profiles, "xiamen-eport", lambda: counting, ctx.attachment_specs, cache=ctx.store.ocr_cache
+        )
+        return {k: f.to_json() for k, f in result.fields.items()}, result.timings["ocr_s"]
+
+    first, ocr_s = run()
+    calls = counting.calls
+    assert calls >= 5 and ocr_s > 0
+    again, ocr_again = run()
+    assert counting.calls == calls and ocr_again == 0.0  # no OCR the second time
+    assert again == first  # same values, confidences and boxes (page preparation is deterministic)
+
+
+def test_batch_summary_markdown_lists_every_case() -> None:
+    from pipeline.flows import summary_markdown
+
+    results = [
+        {"case_id": "C1", "office": "x", "route": "issue", "status": "issued", "findings": [], "timings": {}},
+        {
+            "case_id": "C2",
+            "office": "x",
+            "route": "review",
+            "status": "failed",
+            "findings": [{"code": "ORG_CODE_CHECKSUM", "severity": "error"}],
+            "failure": "RuntimeError: a|b",
+            "timings": {"extract_s": 1.5, "ocr_pages": 5},
+        },
+    ]
+    md = summary_markdown("batch", results, 3.2)
+    assert "2 case(s) in 3.2 s · failed: 1 · issued: 1" in md
+    assert "| C2 | x | review | failed | ORG_CODE_CHECKSUM | 1.50 | 5 | 0.00 | RuntimeError: a/b |" in md
+
+
+# --------------------------------------------------------------------------- crash safety
+
+
+def _clean_cases(ctx: Context, root: Path, n: int, seed: int) -> list[Path]:
+    from common import generator
+
+    gen = generator()
+    rng = random.Random(seed)
+    folders = []
+    for i in range(n):
+        t = gen.random_truth(rng)
+        a = gen.attachment_truth(rng, t)
+        register(ctx, a)
+        folders.append(write(gen, root, Case(f"clean-{i}", None, t, a)))
+    return folders
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_then_restart_ends_every_case_once(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ctx = with_registry(Context(load_settings(home, use_prefect=False)))
+    ctx.local_ca
+    inbox = home / "inbox"
+    inbox.mkdir()
+    n = 24
+    folders = _clean_cases(ctx, tmp_path / "gen", n, seed=5)
+    originals = {p.relative_to(tmp_path / "gen"): p.read_bytes() for f in folders for p in f.rglob("*") if p.is_file()}
+    for f in folders:
+        f.rename(inbox / f.name)
+    old = time.time() - 60
+    for p in inbox.rglob("*"):
+        os.utime(p, (old, old))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERT_INTAKE_")}
+    env["CERT_INTAKE_WATCH_SETTLE"] = "0"
+    cmd = [sys.executable, "-m", "pipeline.cli", "--home", str(home), "batch", "--no-prefect"]
+    rng = random.Random(2026)
+    kills, progress = 0, []
+    for _ in range(8):  # kill at a random moment: while ingesting, extracting, signing, writing …
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(1.0, 2.5))
+        if proc.poll() is not None:
+            break  # this run finished before its kill
+        proc.send_signal(signal.SIGKILL)
+        kills += 1
+        proc.communicate(timeout=60)
+        progress.append(sorted(c.status for c in Context(load_settings(home, use_prefect=False)).store.list_cases()))
+    final = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert final.returncode == 0, final.stderr[-3000:]
+    assert kills >= 4, progress  # the batch really was interrupted, at different points
+
+    store = Context(load_settings(home, use_prefect=False)).store
+    cases = store.list_cases()
+    # every submission became exactly one case, and every case ended issued (all were clean)
+    assert len(cases) == n, [(c.source_path, c.status) for c in cases]
+    assert sorted(Path(c.source_path).name for c in cases) == sorted(f.name for f in folders)
+    assert {c.status for c in cases} == {"issued"}, [(c.id, c.status, c.failure) for c in cases]
+    certs = store.certificates()
+    assert len(certs) == 2 * n and len({c.serial for c in certs}) == 2 * n
+    assert all(c.state == "issued" for c in certs)
+    assert sorted((c.case_id, c.kind) for c in certs) == sorted((c.id, k) for c in cases for k in ("env", "sign"))
+    # no original lost: every file of every submission is in the blob store, byte for byte
+    stored = {store.blobs.get(f.sha256) for c in cases for f in store.case_files(c.id)}
+    assert all(data in stored for data in originals.values())
+    # no half-written output anywhere in the home
+    assert not [p for p in home.rglob("*.tmp") if "prefect" not in p.parts]
+    for c in cases:
+        for path in store.outputs(c.id).values():
+            assert Path(path).stat().st_size > 0
+    assert store.verify_audit()[1] == []
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_serve_watches_schedules_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ctx = with_registry(Context(load_settings(home, use_prefect=False)))
+    (home / "inbox").mkdir()
+    web, prefect = _free_port(), _free_port()
+    (home / "config.yaml").write_text(
+        f'schedules:\n  batch: "5"\n  revocations: "3600"\nwatch_settle: 1\nprefect_port: {prefect}\n',
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CERT_INTAKE_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "--home", str(home), "serve", "--port", str(web)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        login = None
+        while time.monotonic() < deadline and login is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{web}/login", timeout=2) as r:
+                    login = r.read().decode()
+            except OSError:
+                time.sleep(0.5)
+        assert login is not None and "审核工作台登录" in login
+        # a clerk drops a submission: the watcher takes it as soon as it settles
+        copy_case("xiamen-new-docx", home / "inbox")
+        # the scheduled batch runs on its own: it writes the ledger and the CRL
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            statuses = {c.status for c in ctx.store.list_cases()}
+            if statuses == {"issued"} and ctx.settings.ledger_path.exists() and ctx.settings.crl_path.exists():
+                break
+            time.sleep(1)
+        assert {c.status for c in ctx.store.list_cases()} == {"issued"}
+        assert ctx.settings.ledger_path.exists() and ctx.settings.crl_path.exists()
+        db = home / "prefect" / "prefect.db"
+        runs = sqlite3.connect(db).execute("SELECT count(*) FROM flow_run WHERE state_type = 'COMPLETED'").fetchone()
+        assert runs[0] >= 1
+        artifacts = sqlite3.connect(db).execute("SELECT key FROM artifact").fetchall()
+        assert ("batch",) in artifacts
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err[-3000:]
+    assert "stopped" in out
+    # the Prefect server serve started is gone with it
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{prefect}/api/health", timeout=2)
