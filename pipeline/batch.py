@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pipeline.fsutil import sweep_temp
@@ -42,9 +43,11 @@ def intake_mail(ctx: Context) -> list[str]:
 def intake_inbox(ctx: Context) -> list[str]:
     inbox = ctx.settings.inbox_dir or ctx.settings.home / "inbox"
     ids: list[str] = []
-    watcher = InboxWatcher(
-        inbox, lambda entry: ids.extend(o.case_id for o in ingest_path(ctx, entry)), settle=ctx.settings.watch_settle
-    )
+
+    def take(entry: Path) -> None:
+        ids.extend(o.case_id for o in ingest_path(ctx, entry, from_inbox=True))
+
+    watcher = InboxWatcher(inbox, take, settle=ctx.settings.watch_settle)
     watcher.take_settled()
     return ids
 

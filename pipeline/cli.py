@@ -210,7 +210,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     settle = args.settle if args.settle is not None else ctx.settings.watch_settle
 
     def handle(entry: Path) -> None:
-        _print_results(process_outcomes(ctx, ingest_path(ctx, entry)), args.json)
+        _print_results(process_outcomes(ctx, ingest_path(ctx, entry, from_inbox=True)), args.json)
 
     watcher = InboxWatcher(inbox, handle, settle=settle, polling=args.polling or ctx.settings.watch_polling)
     print(

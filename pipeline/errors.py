@@ -47,3 +47,7 @@ class InputError(CertIntakeError):
     """The input cannot be read at all (a finding is recorded; the batch goes on)."""
 
     exit_code = 7
+
+
+class CaseBusy(StoreError):
+    """Another process is working on the case right now (it holds the case's lock)."""

@@ -67,7 +67,7 @@ def serve(
         inbox = settings.inbox_dir or settings.home / "inbox"
 
         def handle(entry: Path) -> None:
-            process_outcomes(ctx, ingest_path(ctx, entry))
+            process_outcomes(ctx, ingest_path(ctx, entry, from_inbox=True))
 
         watcher = InboxWatcher(inbox, handle, settle=settings.watch_settle, polling=settings.watch_polling)
         threads.append(threading.Thread(target=watcher.run, name="inbox-watcher", daemon=True))

@@ -19,7 +19,7 @@ from pipeline import extract as extract_stage
 from pipeline import ingest as ingest_stage
 from pipeline import validate as validate_stage
 from pipeline.config import Settings
-from pipeline.errors import CertIntakeError, ConfigError, InvalidTransition, IssuanceRefused
+from pipeline.errors import CaseBusy, CertIntakeError, ConfigError, InvalidTransition, IssuanceRefused
 from pipeline.extract.forms import AttachmentSpecs, OfficeProfile, load_attachment_specs, load_profiles
 from pipeline.extract.ocr import OcrEngine, limited_engine
 from pipeline.extract.snapshots import snapshots
@@ -77,9 +77,13 @@ class Context:
 # --------------------------------------------------------------------------- ingest
 
 
-def ingest_path(ctx: Context, path: Path, medium: bool = False) -> list[ingest_stage.IngestOutcome]:
+def ingest_path(
+    ctx: Context, path: Path, medium: bool = False, from_inbox: bool = False
+) -> list[ingest_stage.IngestOutcome]:
+    """``from_inbox``: an entry of the watched folder, which leaves the folder only after it is stored — seeing
+    it again means a run died in between, so the case already stored is its case (not a duplicate)."""
     subs = ingest_stage.collect_medium(path) if medium else ingest_stage.collect(path)
-    return [ingest_stage.ingest(ctx.store, sub, ctx.settings.default_office) for sub in subs]
+    return [ingest_stage.ingest(ctx.store, sub, ctx.settings.default_office, resume=from_inbox) for sub in subs]
 
 
 def process_outcomes(ctx: Context, outcomes: list[ingest_stage.IngestOutcome]) -> list[dict[str, Any]]:
@@ -375,7 +379,17 @@ def add_months(when: datetime, months: int) -> datetime:
 
 
 def process_case(ctx: Context, case_id: str) -> dict[str, Any]:
-    """Run every stage a case still needs; an exception marks the case failed and is reported, not raised."""
+    """Run every stage a case still needs; an exception marks the case failed and is reported, not raised.
+    One process works on a case at a time (the store's case lock): a second one leaves it be."""
+    try:
+        with ctx.store.case_lock(case_id):
+            _advance(ctx, case_id)
+    except CaseBusy as exc:
+        log.info("%s", exc)
+    return case_contract(ctx, case_id)
+
+
+def _advance(ctx: Context, case_id: str) -> None:
     try:
         case = ctx.store.get_case(case_id)
         if case.status in ("received", "failed"):
@@ -397,7 +411,6 @@ def process_case(ctx: Context, case_id: str) -> dict[str, Any]:
     except Exception as exc:  # one bad case never stops the batch: record it, keep the originals
         log.exception("case %s failed", case_id)
         _fail(ctx, case_id, exc)
-    return case_contract(ctx, case_id)
 
 
 def _fail(ctx: Context, case_id: str, exc: BaseException) -> None:

@@ -204,3 +204,33 @@ def test_serve_watches_schedules_serves_and_stops_on_sigterm(tmp_path: Path) -> 
     # the Prefect server serve started is gone with it
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{prefect}/api/health", timeout=2)
+
+
+def test_a_case_held_by_another_worker_is_left_alone(ctx: Context, tmp_path: Path) -> None:
+    from pipeline.errors import CaseBusy
+    from pipeline.stages import process_case
+
+    [o] = ingest_path(ctx, copy_case("xiamen-new-docx", tmp_path))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pipeline.config import load_settings; from pipeline.stages import Context;"
+            "ctx = Context(load_settings(sys.argv[1]));"
+            "cm = ctx.store.case_lock(sys.argv[2]); cm.__enter__(); print('held', flush=True); time.sleep(60)",
+            str(ctx.settings.home),
+            o.case_id,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(CaseBusy), ctx.store.case_lock(o.case_id):
+            pass
+        assert process_case(ctx, o.case_id)["status"] == "received"  # not touched, not failed
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # the holder died: its lock went with it
+    assert process_case(ctx, o.case_id)["status"] == "issued"

@@ -180,13 +180,13 @@ def fingerprint(files: list[tuple[str, bytes]]) -> str:
     return sha256_bytes("\n".join(sorted(sha256_bytes(d) for _, d in files)).encode())
 
 
-def ingest(store: Store, sub: Submission, office: str, actor: str = "system") -> IngestOutcome:
+def ingest(store: Store, sub: Submission, office: str, actor: str = "system", resume: bool = False) -> IngestOutcome:
     """Store the submission as a case; a fingerprint seen before becomes a duplicate case."""
     findings = list(sub.findings)
     if not sub.files:
         findings.append(warning("SUBMISSION_EMPTY", None, "提交的材料中没有可读取的文件"))
     previous = store.find_by_fingerprint(fingerprint(sub.files)) if sub.files else None
-    if previous is not None and previous.source_path == str(sub.path) and previous.source_kind == sub.kind:
+    if resume and previous is not None and previous.source_path == str(sub.path) and previous.source_kind == sub.kind:
         # the same submission from the same place: a run killed after storing it but before moving it out
         # of the inbox sees it again.  Ingest is idempotent: that case, not a second one.
         log.info("submission %s was already ingested as %s", sub.path, previous.id)

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.errors import InvalidTransition, StoreError
+from pipeline.errors import CaseBusy, InvalidTransition, StoreError
 from pipeline.fsutil import atomic_write
 from pipeline.models import Field, Finding
 from pipeline.store.auditchain import install as install_audit_chain
@@ -141,6 +141,39 @@ class Store(PeopleStore):
     def session(self) -> Iterator[Session]:
         with self.sessions() as s, s.begin():
             yield s
+
+    # ------------------------------------------------------------------ one worker per case
+    @contextmanager
+    def case_lock(self, case_id: str) -> Iterator[None]:
+        """Hold the case for this process, or raise CaseBusy at once.  PostgreSQL: a session advisory lock
+        (every host on the database); SQLite: an flock on a file beside the database (one host).  Both
+        are released when the holder dies, so a killed worker never blocks a case."""
+        key = int.from_bytes(hashlib.sha256(case_id.encode()).digest()[:8], "big", signed=True)
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar()
+                conn.commit()
+                if not got:
+                    raise CaseBusy(f"case {case_id} is being processed elsewhere")
+                try:
+                    yield
+                finally:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
+                    conn.commit()
+            return
+        import fcntl
+
+        locks = self.blobs.root.parent / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{case_id}.lock", "a+b") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise CaseBusy(f"case {case_id} is being processed elsewhere") from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     # ------------------------------------------------------------------ cases
     def find_by_fingerprint(self, fingerprint: str) -> Case | None:
