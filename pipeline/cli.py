@@ -330,6 +330,19 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    import os
+
+    settings = _settings(args)
+    if "PREFECT_API_URL" not in os.environ:
+        raise CertIntakeError("deploy needs a Prefect server: set PREFECT_API_URL (e.g. http://host:4200/api)")
+    prepare_prefect_env(settings)
+    from pipeline.deploy import deploy
+
+    print(json.dumps(deploy(settings, args.pool, schedule=not args.no_schedule), ensure_ascii=False))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from pipeline.serve import serve
 
@@ -413,6 +426,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(
         "verify", help="recompute the SM3 hash chain; exit 1 naming any edited or deleted row"
     ).set_defaults(func=cmd_audit_verify)
+
+    dp = sub.add_parser("deploy", help="create the work pool and the deployments on the Prefect server (scale-out)")
+    dp.add_argument("--pool", default="cert-intake")
+    dp.add_argument("--no-schedule", action="store_true", help="deployments without their cron schedules")
+    dp.set_defaults(func=cmd_deploy)
 
     sv = sub.add_parser("serve", help="one process: review web app, inbox watcher and scheduled batch runs")
     sv.add_argument("--host", default="127.0.0.1")

@@ -185,6 +185,25 @@ def batch(home: str) -> dict[str, Any]:
     return out
 
 
+@flow(name="dispatch", log_prints=False)
+def dispatch(home: str, deployment: str = "process_case/process-case") -> dict[str, Any]:
+    """The scheduled run on several hosts: intake, then one ``process_case`` flow run per pending case on the
+    work pool (any worker takes it), then revocations and the ledger.  A case dispatched twice (two runs
+    overlapping, a worker slow to start) is still processed once: the store's case lock and its
+    compare-and-set transitions decide, not the dispatcher."""
+    from prefect.deployments import run_deployment
+
+    ctx = _context(home)
+    steps.sweep(ctx)
+    intake(home)
+    pending = steps.pending_cases(ctx)
+    runs: list[str] = []
+    for cid in pending:
+        run: Any = run_deployment(deployment, parameters={"home": home, "case_id": cid}, timeout=0, as_subflow=False)
+        runs.append(str(run.id))
+    return {"dispatched": len(runs), "flow_runs": runs, "revoked": revocations_task(home), "ledger": ledger_task(home)}
+
+
 def run_batch(settings: Settings, paths: list[Path]) -> tuple[Context, list[dict[str, Any]]]:
     """Entry point for the CLI: through Prefect (default) or a plain loop (``use_prefect=False``).
     The 受理登记表 is rebuilt from the store after the batch."""
