@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from pipeline.extract import der, images
+from pipeline.extract import der, gridlines, images
 from pipeline.extract.checkbox import ticked_options
 from pipeline.extract.classify import classify_der, classify_text, name_hint, sniff
 from pipeline.extract.forms import (
@@ -45,7 +45,7 @@ from pipeline.models import (
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], OcrEngine]
-OCR_CACHE_VERSION = "1"  # bump when image preparation or OCR post-processing changes
+OCR_CACHE_VERSION = "2"  # bump when image preparation or OCR post-processing changes
 
 
 class OcrCache(Protocol):
@@ -81,6 +81,24 @@ def _page_quality(result: OcrPage) -> float:
 UPRIGHT = 0.75
 
 
+def _reads_lines(engine: OcrEngine) -> bool:
+    return bool(getattr(engine, "reads_lines", hasattr(engine, "recognize_lines")))
+
+
+def _read_page(engine: OcrEngine, image: Image.Image) -> OcrPage:
+    """A ruled form: its text lines come from the pixels (gridlines) and only the recogniser runs; any
+    other page, or a ruled one whose lines read badly, gets the engine's full detector + recogniser."""
+    if _reads_lines(engine):
+        lines = gridlines.text_lines(image)
+        if lines:
+            result: OcrPage = engine.recognize_lines(image, lines)  # type: ignore[attr-defined]
+            if _page_quality(result) >= UPRIGHT:
+                return result
+            full = engine.recognize(image)
+            return OcrPage(full.width, full.height, full.boxes, full.seconds + result.seconds, full.engine)
+    return engine.recognize(image)
+
+
 def _ocr_pages(
     engine_factory: EngineFactory,
     pages: list[tuple[int, Image.Image]],
@@ -99,7 +117,7 @@ def _ocr_pages(
     record: list[dict[str, Any]] = []
     for number, img in pages:
         prepared = images.prepare(img)
-        page_img, result, rotation = prepared.image, engine.recognize(prepared.image), 0
+        page_img, result, rotation = prepared.image, _read_page(engine, prepared.image), 0
         doc.ocr_seconds += result.seconds
         if _page_quality(result) < UPRIGHT:  # a page fed sideways or upside down: try the other three ways
             for degrees in (180, 90, 270):

@@ -36,6 +36,16 @@ class OcrEngine(Protocol):
     def recognize(self, image: Image.Image) -> OcrPage: ...
 
 
+class LineRecognizer(Protocol):
+    """An engine that can also recognise given text-line boxes without running its detector."""
+
+    name: str
+
+    def recognize(self, image: Image.Image) -> OcrPage: ...
+
+    def recognize_lines(self, image: Image.Image, lines: list[BBox]) -> OcrPage: ...
+
+
 _FACTORIES: dict[str, Callable[[dict[str, str]], OcrEngine]] = {}
 _INSTANCES: dict[str, OcrEngine] = {}
 _LOCK = threading.Lock()
@@ -75,6 +85,14 @@ class LimitedEngine:
     def recognize(self, image: Image.Image) -> OcrPage:
         with self._slots:
             return self.engine.recognize(image)
+
+    def recognize_lines(self, image: Image.Image, lines: list[BBox]) -> OcrPage:
+        with self._slots:
+            return self.engine.recognize_lines(image, lines)  # type: ignore[attr-defined]
+
+    @property
+    def reads_lines(self) -> bool:
+        return hasattr(self.engine, "recognize_lines")
 
 
 _SLOTS: list[threading.BoundedSemaphore] = []

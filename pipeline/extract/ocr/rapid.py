@@ -11,6 +11,9 @@ from PIL import Image
 
 from pipeline.errors import OcrUnavailable
 from pipeline.extract.ocr import OcrBox, OcrPage, register
+from pipeline.models import BBox
+
+TEXT_SCORE = 0.5  # what RapidOCR's full pipeline drops below (Global.text_score)
 
 
 class RapidOcrEngine:
@@ -42,6 +45,20 @@ class RapidOcrEngine:
                 ys = [float(p[1]) for p in quad]
                 boxes.append(OcrBox(str(text), float(score), (min(xs), min(ys), max(xs), max(ys))))
         return OcrPage(image.width, image.height, tuple(boxes), seconds, self.name)
+
+    def recognize_lines(self, image: Image.Image, lines: list[BBox]) -> OcrPage:
+        """Recognise given text-line boxes only (the detector is not run): one batched recogniser call."""
+        arr = np.asarray(image.convert("RGB"))[:, :, ::-1]
+        start = time.perf_counter()
+        crops = [np.ascontiguousarray(arr[int(y0) : int(y1), int(x0) : int(x1)]) for x0, y0, x1, y1 in lines]
+        keep = [(box, crop) for box, crop in zip(lines, crops, strict=True) if crop.size]
+        boxes: list[OcrBox] = []
+        if keep:
+            out: Any = self._engine.recognize_txt([crop for _box, crop in keep])
+            for (box, _crop), text, score in zip(keep, out.txts or (), out.scores or (), strict=False):
+                if str(text).strip() and float(score) >= TEXT_SCORE:
+                    boxes.append(OcrBox(str(text), float(score), box))
+        return OcrPage(image.width, image.height, tuple(boxes), time.perf_counter() - start, self.name)
 
 
 register("rapidocr", RapidOcrEngine)
