@@ -259,9 +259,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print(json.dumps(run_plain(Context(settings)), ensure_ascii=False))
         return 0
     prepare_prefect_env(settings)
-    from pipeline.flows import batch
+    from pipeline.flows import batch, in_process
 
-    print(json.dumps(batch(str(settings.home)), ensure_ascii=False))
+    with in_process():
+        print(json.dumps(batch(str(settings.home)), ensure_ascii=False))
     return 0
 
 

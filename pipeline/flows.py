@@ -18,6 +18,7 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import OperationalError
 
 from pipeline import batch as steps
@@ -50,9 +51,18 @@ def _context(home: str) -> Context:
     return _CONTEXTS[home]
 
 
-@task(name="process-case", retries=0)
+# NO_CACHE: the store is the memory of a case (a cached result would skip its side effects); not hashing
+# every call's inputs for a cache key is also what keeps a task's overhead small
+@task(name="process-case", retries=0, cache_policy=NO_CACHE, persist_result=False)
 def process_case_task(home: str, case_id: str) -> dict[str, Any]:
     return process_case_plain(_context(home), case_id)
+
+
+@task(name="process-cases", retries=0, cache_policy=NO_CACHE, persist_result=False)
+def process_cases_task(home: str, case_ids: list[str]) -> list[dict[str, Any]]:
+    """A few cases in one task: the orchestration cost (task run, states, events) is paid once per chunk."""
+    ctx = _context(home)
+    return [process_case_plain(ctx, cid) for cid in case_ids]
 
 
 @flow(name="process_case", log_prints=False)
@@ -92,21 +102,22 @@ def _publish(key: str, title: str, results: list[dict[str, Any]], seconds: float
 
 
 @flow(name="process_batch", log_prints=False)
-def process_batch(home: str, paths: list[str]) -> list[dict[str, Any]]:
-    """Ingest the paths, then process every new case; one failing case never fails the batch."""
+def process_batch(home: str, paths: list[str], cases_per_task: int = 5) -> list[dict[str, Any]]:
+    """Ingest the paths, then process every new case, ``cases_per_task`` cases to a task (the artifact
+    lists every case); one failing case never fails the batch."""
     start = time.perf_counter()
     ctx = _context(home)
     outcomes = [o for p in paths for o in ingest_path(ctx, Path(p))]
-    results: list[dict[str, Any]] = []
-    for o in outcomes:
-        if o.duplicate_of:
-            results.append(case_contract(ctx, o.case_id))
-        else:
-            try:
-                results.append(process_case_task(home, o.case_id))
-            except Exception:  # defensive: process_case_plain already records failures in the store
-                results.append(case_contract(ctx, o.case_id))
-        _progress(len(results), len(outcomes), results[-1])
+    by_id: dict[str, dict[str, Any]] = {o.case_id: case_contract(ctx, o.case_id) for o in outcomes if o.duplicate_of}
+    todo = [o.case_id for o in outcomes if not o.duplicate_of]
+    size = max(1, cases_per_task)
+    for chunk in (todo[i : i + size] for i in range(0, len(todo), size)):
+        try:
+            by_id.update(zip(chunk, process_cases_task(home, chunk), strict=True))
+        except Exception:  # defensive: process_case_plain already records failures in the store
+            by_id.update((cid, case_contract(ctx, cid)) for cid in chunk)
+        _progress(len(by_id), len(outcomes), by_id[chunk[-1]])
+    results = [by_id[o.case_id] for o in outcomes]
     _publish("process-batch", "cert-intake process_batch", results, time.perf_counter() - start)
     return results
 
@@ -204,6 +215,15 @@ def dispatch(home: str, deployment: str = "process_case/process-case") -> dict[s
     return {"dispatched": len(runs), "flow_runs": runs, "revoked": revocations_task(home), "ledger": ledger_task(home)}
 
 
+def in_process() -> Any:
+    """Settings for a flow run in this very process (the CLI's batches): no flow-run heartbeats.  They
+    exist so a server can tell a dead worker's run from a live one; here the caller is the process, and
+    the heartbeat thread's shutdown costs about a second per flow run."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+
+
 def run_batch(settings: Settings, paths: list[Path]) -> tuple[Context, list[dict[str, Any]]]:
     """Entry point for the CLI: through Prefect (default) or a plain loop (``use_prefect=False``).
     The 受理登记表 is rebuilt from the store after the batch."""
@@ -215,6 +235,7 @@ def run_batch(settings: Settings, paths: list[Path]) -> tuple[Context, list[dict
             results.extend(process_outcomes(ctx, [o]))
             _progress(len(results), len(outcomes), results[-1])
     else:
-        results = process_batch(str(settings.home), [str(p) for p in paths])
+        with in_process():
+            results = process_batch(str(settings.home), [str(p) for p in paths])
     write_ledger(ctx.store, settings.ledger_path)
     return ctx, results

@@ -245,89 +245,85 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
         return _download(Path(path).read_bytes(), Path(path).name)
 
     # ------------------------------------------------------------------ actions
-    def done(case_id: str, ok: str) -> Response:
-        return RedirectResponse(f"/cases/{case_id}?ok=" + quote(ok), status_code=303)
+    Act = Callable[[Actor, str, dict[str, str]], str]  # does it (or raises ActionRefused), returns the message
 
-    def refused(case_id: str, exc: ActionRefused) -> Response:
-        return RedirectResponse(f"/cases/{case_id}?msg=" + quote(str(exc)), status_code=303)
+    async def act(request: Request, case_id: str, permission: str, do: Act, carry: bool = False) -> Response:
+        """Session, role and CSRF checks, then the action; a refusal is shown on the case page."""
+        w, form = await checked(request, permission)
+        case_or_404(case_id)
+        try:
+            message = do(w.actor, case_id, form)
+        except ActionRefused as exc:
+            return RedirectResponse(f"/cases/{case_id}?msg=" + quote(str(exc)), status_code=303)
+        if carry:
+            carry_on(case_id)
+        return RedirectResponse(f"/cases/{case_id}?ok=" + quote(message), status_code=303)
+
+    def _field(key: str) -> Act:
+        def do(a: Actor, cid: str, form: dict[str, str]) -> str:
+            if form.get("confirm"):
+                actions.confirm_field(ctx, a, cid, key)
+                return f"已确认“{zh(key)}”"
+            actions.correct_field(ctx, a, cid, key, form.get("value", ""))
+            return f"已更正“{zh(key)}”并重新校验"
+
+        return do
+
+    def _verify(a: Actor, cid: str, form: dict[str, str]) -> str:
+        actions.verify(ctx, a, cid, form.get("note", ""))
+        return "验核通过，等待审批管理员复核"
+
+    def _approve(a: Actor, cid: str, form: dict[str, str]) -> str:
+        actions.approve(ctx, a, cid, form.get("note", ""))
+        return "已复核批准，正在签发"
+
+    def _reject(a: Actor, cid: str, form: dict[str, str]) -> str:
+        actions.reject(ctx, a, cid, form.get("reasons", ""))
+        return "已作出不予受理决定，通知书已生成"
+
+    def _request(a: Actor, cid: str, form: dict[str, str]) -> str:
+        try:
+            days = min(max(int(form.get("days") or 5), 1), 30)
+        except ValueError as exc:
+            raise ActionRefused("补正期限须为 1–30 个工作日") from exc
+        actions.request_materials(ctx, a, cid, form.get("items", ""), days)
+        return "已通知补正，补正材料通知书已生成"
+
+    def _merge(a: Actor, cid: str, form: dict[str, str]) -> str:
+        actions.merge(ctx, a, cid, form.get("other", ""))
+        return "已合并，正在重新识别"
+
+    def _duplicate(a: Actor, cid: str, form: dict[str, str]) -> str:
+        actions.mark_duplicate(ctx, a, cid, form.get("original", ""))
+        return "已标记为重复提交"
 
     @app.post("/cases/{case_id}/fields/{key}")
     async def correct(request: Request, case_id: str, key: str) -> Response:
-        w, form = await checked(request, "correct")
-        case_or_404(case_id)
-        try:
-            if form.get("confirm"):
-                actions.confirm_field(ctx, w.actor, case_id, key)
-                return done(case_id, f"已确认“{zh(key)}”")
-            actions.correct_field(ctx, w.actor, case_id, key, form.get("value", ""))
-        except ActionRefused as exc:
-            return refused(case_id, exc)
-        return done(case_id, f"已更正“{zh(key)}”并重新校验")
+        return await act(request, case_id, "correct", _field(key))
 
     @app.post("/cases/{case_id}/verify")
     async def verify(request: Request, case_id: str) -> Response:
-        w, form = await checked(request, "verify")
-        case_or_404(case_id)
-        try:
-            actions.verify(ctx, w.actor, case_id, form.get("note", ""))
-        except ActionRefused as exc:
-            return refused(case_id, exc)
-        return done(case_id, "验核通过，等待审批管理员复核")
+        return await act(request, case_id, "verify", _verify)
 
     @app.post("/cases/{case_id}/approve")
     async def approve(request: Request, case_id: str) -> Response:
-        w, form = await checked(request, "approve")
-        case_or_404(case_id)
-        try:
-            actions.approve(ctx, w.actor, case_id, form.get("note", ""))
-        except ActionRefused as exc:
-            return refused(case_id, exc)
-        carry_on(case_id)
-        return done(case_id, "已复核批准，正在签发")
+        return await act(request, case_id, "approve", _approve, carry=True)
 
     @app.post("/cases/{case_id}/reject")
     async def reject(request: Request, case_id: str) -> Response:
-        w, form = await checked(request, "reject")
-        case_or_404(case_id)
-        try:
-            actions.reject(ctx, w.actor, case_id, form.get("reasons", ""))
-        except ActionRefused as exc:
-            return refused(case_id, exc)
-        return done(case_id, "已作出不予受理决定，通知书已生成")
+        return await act(request, case_id, "reject", _reject)
 
     @app.post("/cases/{case_id}/request")
     async def request_materials(request: Request, case_id: str) -> Response:
-        w, form = await checked(request, "request")
-        case_or_404(case_id)
-        try:
-            days = int(form.get("days") or 5)
-            actions.request_materials(ctx, w.actor, case_id, form.get("items", ""), min(max(days, 1), 30))
-        except ValueError:
-            return refused(case_id, ActionRefused("补正期限须为 1–30 个工作日"))
-        except ActionRefused as exc:
-            return refused(case_id, exc)
-        return done(case_id, "已通知补正，补正材料通知书已生成")
+        return await act(request, case_id, "request", _request)
 
     @app.post("/cases/{case_id}/merge")
     async def merge(request: Request, case_id: str) -> Response:
-        w, form = await checked(request, "merge")
-        case_or_404(case_id)
-        try:
-            actions.merge(ctx, w.actor, case_id, form.get("other", ""))
-        except ActionRefused as exc:
-            return refused(case_id, exc)
-        carry_on(case_id)
-        return done(case_id, "已合并，正在重新识别")
+        return await act(request, case_id, "merge", _merge, carry=True)
 
     @app.post("/cases/{case_id}/duplicate")
     async def duplicate(request: Request, case_id: str) -> Response:
-        w, form = await checked(request, "duplicate")
-        case_or_404(case_id)
-        try:
-            actions.mark_duplicate(ctx, w.actor, case_id, form.get("original", ""))
-        except ActionRefused as exc:
-            return refused(case_id, exc)
-        return done(case_id, "已标记为重复提交")
+        return await act(request, case_id, "duplicate", _duplicate)
 
     return app
 
