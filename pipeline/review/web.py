@@ -301,29 +301,22 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
     async def correct(request: Request, case_id: str, key: str) -> Response:
         return await act(request, case_id, "correct", _field(key))
 
-    @app.post("/cases/{case_id}/verify")
-    async def verify(request: Request, case_id: str) -> Response:
-        return await act(request, case_id, "verify", _verify)
+    def route(permission: str, do: Act, carry: bool = False) -> Callable[[Request, str], Any]:
+        async def endpoint(request: Request, case_id: str) -> Response:
+            return await act(request, case_id, permission, do, carry)
 
-    @app.post("/cases/{case_id}/approve")
-    async def approve(request: Request, case_id: str) -> Response:
-        return await act(request, case_id, "approve", _approve, carry=True)
+        return endpoint
 
-    @app.post("/cases/{case_id}/reject")
-    async def reject(request: Request, case_id: str) -> Response:
-        return await act(request, case_id, "reject", _reject)
-
-    @app.post("/cases/{case_id}/request")
-    async def request_materials(request: Request, case_id: str) -> Response:
-        return await act(request, case_id, "request", _request)
-
-    @app.post("/cases/{case_id}/merge")
-    async def merge(request: Request, case_id: str) -> Response:
-        return await act(request, case_id, "merge", _merge, carry=True)
-
-    @app.post("/cases/{case_id}/duplicate")
-    async def duplicate(request: Request, case_id: str) -> Response:
-        return await act(request, case_id, "duplicate", _duplicate)
+    decisions: dict[str, tuple[str, Act, bool]] = {
+        "verify": ("verify", _verify, False),
+        "approve": ("approve", _approve, True),  # then issuance, on the background worker
+        "reject": ("reject", _reject, False),
+        "request": ("request", _request, False),
+        "merge": ("merge", _merge, True),  # then a fresh read of the merged case
+        "duplicate": ("duplicate", _duplicate, False),
+    }
+    for path, (permission, do, carry) in decisions.items():
+        app.add_api_route(f"/cases/{{case_id}}/{path}", route(permission, do, carry), methods=["POST"])
 
     return app
 
