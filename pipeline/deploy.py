@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from pipeline.config import Settings
-from pipeline.serve import _schedule
+from pipeline.serve import schedule_args
 
 log = logging.getLogger("cert_intake")
 
@@ -57,13 +57,13 @@ def deploy(settings: Settings, pool: str = "cert-intake", schedule: bool = True)
         "dispatch": dispatch.deploy(
             name="dispatch",
             parameters={"home": home},
-            **(_schedule(settings.schedules["batch"]) if schedule else {}),
+            **(schedule_args(settings.schedules["batch"]) if schedule else {}),
             **common,
         ),
         "revocations": revocations.deploy(
             name="revocations",
             parameters={"home": home},
-            **(_schedule(settings.schedules["revocations"]) if schedule else {}),
+            **(schedule_args(settings.schedules["revocations"]) if schedule else {}),
             **common,
         ),
     }

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Settings, prepare_prefect_env
+from pipeline.errors import CertIntakeError
 
 log = logging.getLogger("cert_intake")
 
@@ -34,7 +35,7 @@ class _Stop(Exception):
     pass
 
 
-def _schedule(spec: str) -> dict[str, Any]:
+def schedule_args(spec: str) -> dict[str, Any]:
     """``"*/10 * * * *"`` → cron; ``"600"`` → every 600 seconds."""
     spec = spec.strip()
     return {"interval": int(spec)} if spec.isdigit() else {"cron": spec}
@@ -124,7 +125,7 @@ def start_prefect_server(prefect_home: Path, port: int, timeout: float = 120.0) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"prefect server exited ({proc.returncode}); see {prefect_home / 'server.log'}")
+            raise CertIntakeError(f"prefect server exited ({proc.returncode}); see {prefect_home / 'server.log'}")
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as r:  # noqa: S310 - loopback URL we built
                 if r.status == 200:
@@ -134,7 +135,7 @@ def start_prefect_server(prefect_home: Path, port: int, timeout: float = 120.0) 
         except OSError:
             time.sleep(0.5)
     proc.kill()
-    raise RuntimeError(f"prefect server did not answer on {url} within {timeout:.0f}s")
+    raise CertIntakeError(f"prefect server did not answer on {url} within {timeout:.0f}s")
 
 
 def _run_schedules(settings: Settings) -> None:
@@ -145,12 +146,12 @@ def _run_schedules(settings: Settings) -> None:
     home = str(settings.home)
     deployments = [
         batch.to_deployment(
-            name="batch", parameters={"home": home}, **_schedule(settings.schedules.get("batch", "*/10 * * * *"))
+            name="batch", parameters={"home": home}, **schedule_args(settings.schedules.get("batch", "*/10 * * * *"))
         ),
         revocations.to_deployment(
             name="revocations",
             parameters={"home": home},
-            **_schedule(settings.schedules.get("revocations", "0 1 * * *")),
+            **schedule_args(settings.schedules.get("revocations", "0 1 * * *")),
         ),
     ]
     prefect_serve(*deployments, print_starting_message=False)  # type: ignore[arg-type]

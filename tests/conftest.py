@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,21 @@ from common import generator as _generator  # noqa: E402
 
 SAMPLES = REPO / "samples" / "cases"
 TRUTH = REPO / "samples" / "truth"
+
+
+_GIVEN_PORTS: set[int] = set()
+
+
+def free_port() -> int:
+    """A loopback port no other test of this run has been given (the kernel may hand a just-closed port out
+    again, so two calls could otherwise return the same one)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _GIVEN_PORTS:
+            _GIVEN_PORTS.add(port)
+            return port
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:

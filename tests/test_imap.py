@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import with_registry
+from conftest import free_port, with_registry
 from test_ingest import _mail_with_case, case_names
 
 from pipeline.config import load_settings
@@ -58,12 +58,6 @@ userdb {{
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def dovecot() -> Iterator[imap.ImapConfig]:
     binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
@@ -74,7 +68,7 @@ def dovecot() -> Iterator[imap.ImapConfig]:
     for sub in ("run", "state", "mail"):
         (root / sub).mkdir(parents=True)
     os.chmod(root / "mail", 0o777)
-    port = _free_port()
+    port = free_port()
     (root / "passwd").write_text("intake:{PLAIN}throwaway-secret\n")
     (root / "dovecot.conf").write_text(DOVECOT_CONF.format(root=root, port=port))
     proc = subprocess.Popen(

@@ -5,14 +5,13 @@ the external issuer hand-off."""
 from __future__ import annotations
 
 import random
-import socket
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from conftest import generator, openssl_csr, openssl_sm2_key, run
+from conftest import free_port, generator, openssl_csr, openssl_sm2_key, run
 from docx import Document
 from openpyxl import load_workbook
 
@@ -219,12 +218,6 @@ def test_update_schedules_old_revocation_one_month_later(home: Path, tmp_path: P
     assert "☑证书更新" in text and f"原证书[序号：{old}]" in text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_delivery_mail_through_real_smtp_server_once(home: Path, tmp_path: Path) -> None:
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Message
@@ -235,7 +228,7 @@ def test_delivery_mail_through_real_smtp_server_once(home: Path, tmp_path: Path)
         def handle_message(self, message) -> None:  # type: ignore[override]
             received.append(message)
 
-    port = _free_port()
+    port = free_port()
     controller = Controller(Collect(message_class=None), hostname="127.0.0.1", port=port)
     controller.start()
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import copy_case, with_registry
+from conftest import copy_case, free_port, with_registry
 from defects import Case, register, write
 
 from pipeline.config import load_settings
@@ -146,18 +145,12 @@ def test_sigkill_at_random_points_then_restart_ends_every_case_once(tmp_path: Pa
 # --------------------------------------------------------------------------- serve
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_serve_watches_schedules_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     home = tmp_path / "home"
     ctx = with_registry(Context(load_settings(home, use_prefect=False)))
     (home / "inbox").mkdir()
-    web, prefect = _free_port(), _free_port()
+    web, prefect = free_port(), free_port()
     (home / "config.yaml").write_text(
         f'schedules:\n  batch: "5"\n  revocations: "3600"\nwatch_settle: 1\nprefect_port: {prefect}\n',
         encoding="utf-8",
@@ -171,15 +164,21 @@ def test_serve_watches_schedules_serves_and_stops_on_sigterm(tmp_path: Path) -> 
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         login = None
-        while time.monotonic() < deadline and login is None:
+        while time.monotonic() < deadline and login is None and proc.poll() is None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{web}/login", timeout=2) as r:
                     login = r.read().decode()
             except OSError:
                 time.sleep(0.5)
-        assert login is not None and "审核工作台登录" in login
+        if login is None:  # say why: serve's own output and the Prefect server's log
+            proc.kill()
+            out, err = proc.communicate(timeout=30)
+            server_log = home / "prefect" / "server.log"
+            tail = server_log.read_text(errors="replace")[-2000:] if server_log.exists() else ""
+            raise AssertionError(f"serve did not come up (rc {proc.returncode}):\n{err[-3000:]}\n{tail}")
+        assert "审核工作台登录" in login
         # a clerk drops a submission: the watcher takes it as soon as it settles
         copy_case("xiamen-new-docx", home / "inbox")
         # the scheduled batch runs on its own: it writes the ledger and the CRL

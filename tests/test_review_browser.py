@@ -8,14 +8,13 @@ verified cannot approve, a form without its CSRF token is refused, five wrong pa
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_case
+from conftest import REPO, copy_case, free_port
 
 from pipeline.review import auth
 from pipeline.stages import Context, ingest_path, process_case
@@ -42,12 +41,6 @@ PASSWORDS = {
 ROLES = {"reg": "registrar", "app": "approver", "clk": "clerk", "adm": "admin"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served(ctx: Context, tmp_path: Path) -> Iterator[tuple[str, Context, str]]:
     import uvicorn
@@ -59,7 +52,7 @@ def served(ctx: Context, tmp_path: Path) -> Iterator[tuple[str, Context, str]]:
     for name, role in ROLES.items():
         auth.add_user(ctx.store, name, role, PASSWORDS[name])
     app = create_app(ctx)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

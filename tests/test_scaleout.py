@@ -9,7 +9,6 @@ import glob
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import with_registry
+from conftest import free_port, with_registry
 from test_ops import _clean_cases
 
 from pipeline.config import load_settings
@@ -27,12 +26,6 @@ from pipeline.stages import Context, ingest_path
 
 pytestmark = pytest.mark.slow
 DISPATCH = "import sys; from pipeline.flows import dispatch; print(dispatch(sys.argv[1]))"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
@@ -58,7 +51,7 @@ def postgres() -> Iterator[str]:
         check=False,
     )
     assert r.returncode == 0, r.stderr
-    port = _free_port()
+    port = free_port()
     pg = [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sock), "-h", "127.0.0.1"]
     pg += ["-c", "max_connections=200", "-c", "fsync=off"]
     server = subprocess.Popen(
@@ -114,7 +107,7 @@ def test_two_workers_on_postgresql_process_every_case_exactly_once(postgres: str
     assert len(case_ids) == n
 
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CERT_INTAKE_"))}
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     server_env = {
         **base,
