@@ -203,14 +203,14 @@ def _print_results(results: list[dict[str, Any]], as_json: bool) -> None:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     from pipeline.ingest.watch import InboxWatcher
-    from pipeline.stages import Context, ingest_path, process_outcomes
+    from pipeline.stages import Context, take_inbox_entry
 
     ctx = Context(_settings(args))
     inbox = Path(args.dir) if args.dir else (ctx.settings.inbox_dir or ctx.settings.home / "inbox")
     settle = args.settle if args.settle is not None else ctx.settings.watch_settle
 
     def handle(entry: Path) -> None:
-        _print_results(process_outcomes(ctx, ingest_path(ctx, entry, from_inbox=True)), args.json)
+        _print_results(take_inbox_entry(ctx, entry), args.json)
 
     watcher = InboxWatcher(inbox, handle, settle=settle, polling=args.polling or ctx.settings.watch_polling)
     print(

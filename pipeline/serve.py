@@ -52,7 +52,7 @@ def serve(
 
     from pipeline.ingest.watch import InboxWatcher
     from pipeline.review.web import create_app
-    from pipeline.stages import Context, ingest_path, process_outcomes
+    from pipeline.stages import Context, take_inbox_entry
 
     prefect_server = None
     if not review_only:
@@ -68,7 +68,7 @@ def serve(
         inbox = settings.inbox_dir or settings.home / "inbox"
 
         def handle(entry: Path) -> None:
-            process_outcomes(ctx, ingest_path(ctx, entry, from_inbox=True))
+            take_inbox_entry(ctx, entry)
 
         watcher = InboxWatcher(inbox, handle, settle=settings.watch_settle, polling=settings.watch_polling)
         threads.append(threading.Thread(target=watcher.run, name="inbox-watcher", daemon=True))

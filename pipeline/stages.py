@@ -91,6 +91,11 @@ def process_outcomes(ctx: Context, outcomes: list[ingest_stage.IngestOutcome]) -
     return [case_contract(ctx, o.case_id) if o.duplicate_of else process_case(ctx, o.case_id) for o in outcomes]
 
 
+def take_inbox_entry(ctx: Context, entry: Path) -> list[dict[str, Any]]:
+    """A settled entry of the watched folder: ingest it (resuming its case after a crash) and process it."""
+    return process_outcomes(ctx, ingest_path(ctx, entry, from_inbox=True))
+
+
 def imap_config(ctx: Context) -> ImapConfig:
     cfg = ctx.settings.imap
     if not cfg.get("host"):

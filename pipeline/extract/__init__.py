@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from PIL import Image
 
@@ -27,7 +27,7 @@ from pipeline.extract.forms import (
     norm_label,
 )
 from pipeline.extract.marks import seal_field, signature_field
-from pipeline.extract.ocr import OcrEngine, OcrPage
+from pipeline.extract.ocr import LineRecognizer, OcrEngine, OcrPage
 from pipeline.extract.repair import repair_fields
 from pipeline.extract.textlayer import TextLayerError, docx_items, pdf_items, xlsx_items
 from pipeline.models import (
@@ -91,7 +91,7 @@ def _read_page(engine: OcrEngine, image: Image.Image) -> OcrPage:
     if _reads_lines(engine):
         lines = gridlines.text_lines(image)
         if lines:
-            result: OcrPage = engine.recognize_lines(image, lines)  # type: ignore[attr-defined]
+            result = cast(LineRecognizer, engine).recognize_lines(image, lines)
             if _page_quality(result) >= UPRIGHT:
                 return result
             full = engine.recognize(image)
