@@ -16,6 +16,7 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, 
 
 from pipeline.extract.der import parse_certificate
 from pipeline.extract.forms import OfficeProfile
+from pipeline.logsafe import mask_id, mask_phone
 from pipeline.models import DocKind, Document, Field, Finding, Route, Severity, error, warning
 from pipeline.validate import crossdoc
 from pipeline.validate import identifiers as ids
@@ -191,7 +192,7 @@ def _identifier_findings(fields: dict[str, Field]) -> list[Finding]:
                     error(
                         "PHONE_NOT_MOBILE",
                         f"{prefix}_phone",
-                        f"{who}联系电话 {phone.value} 不是有效的手机号码（申请表要求填写移动电话）",
+                        f"{who}联系电话 {mask_phone(phone.value)} 不是有效的手机号码（申请表要求填写移动电话）",
                         phone.evidence,
                     )
                 )
@@ -208,18 +209,19 @@ def _id_findings(prefix: str, who: str, num: Field, id_type: str) -> list[Findin
     if id_type in ids.OTHER_ID_FORMATS and id_type not in ("外国人永久居留身份证",):
         if ids.OTHER_ID_FORMATS[id_type].match(num.value):
             return []
-        return [error("ID_NUMBER_FORMAT", key, f"{who}{id_type}号码 {num.value} 格式不正确", num.evidence)]
+        return [error("ID_NUMBER_FORMAT", key, f"{who}{id_type}号码 {mask_id(num.value)} 格式不正确", num.evidence)]
     try:
         ids.validate_resident_id(num.value)
     except InvalidChecksum:
-        return [error("ID_NUMBER_CHECKSUM", key, f"{who}证件号码 {num.value} 校验位错误", num.evidence)]
+        return [error("ID_NUMBER_CHECKSUM", key, f"{who}证件号码 {mask_id(num.value)} 校验位错误", num.evidence)]
     except InvalidLength:
-        return [error("ID_NUMBER_LENGTH", key, f"{who}证件号码 {num.value} 位数不正确（应为 18 位）", num.evidence)]
+        text = f"{who}证件号码 {mask_id(num.value)} 位数不正确（应为 18 位）"
+        return [error("ID_NUMBER_LENGTH", key, text, num.evidence)]
     except InvalidComponent as exc:
         detail = "年龄不合理" if "age" in str(exc) else "地区码或出生日期无效"
-        return [error("ID_NUMBER_COMPONENT", key, f"{who}证件号码 {num.value} {detail}", num.evidence)]
+        return [error("ID_NUMBER_COMPONENT", key, f"{who}证件号码 {mask_id(num.value)} {detail}", num.evidence)]
     except ValidationError:
-        return [error("ID_NUMBER_FORMAT", key, f"{who}证件号码 {num.value} 格式不正确", num.evidence)]
+        return [error("ID_NUMBER_FORMAT", key, f"{who}证件号码 {mask_id(num.value)} 格式不正确", num.evidence)]
     return []
 
 

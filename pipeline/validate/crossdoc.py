@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from pipeline.logsafe import mask_id
 from pipeline.models import Field, Finding, error, warning
 from pipeline.validate.registry import NUMBER_FORMAT, parse_date
 
@@ -83,7 +84,7 @@ def consistency(fields: dict[str, Field]) -> list[Finding]:
                 error(
                     f"{prefix.upper()}_ID_COPY_MISMATCH",
                     f"{prefix}_id_number",
-                    f"{who}证件号码 {number} 与所附身份证复印件均不一致",
+                    f"{who}证件号码 {mask_id(number)} 与所附身份证复印件均不一致",
                 )
             )
         elif name and match[0] and normalise_name(name) != normalise_name(match[0]):
