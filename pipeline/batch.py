@@ -7,6 +7,7 @@ Every step is idempotent: a run killed at any point and started again picks up w
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,9 @@ def revocations(ctx: Context) -> dict[str, Any]:
 
 
 def day_ledger(ctx: Context) -> str:
-    return str(write_ledger(ctx.store, ctx.settings.ledger_path))
+    path = str(write_ledger(ctx.store, ctx.settings.ledger_path))
+    print(ctx.store.audit_head_line(), file=sys.stderr, flush=True)  # to be recorded outside the database
+    return path
 
 
 def summary(results: list[dict[str, Any]], revoked: dict[str, Any], ledger: str) -> dict[str, Any]:

@@ -307,7 +307,10 @@ def cmd_users_change(args: argparse.Namespace) -> int:
 
     store = _store(args)
     if args.users_command == "unlock":
+        from pipeline.review.auth import unlock
+
         store.set_user(args.name, "admin-cli", failed_logins=0, locked_until=None)
+        unlock(store, args.name)
     elif args.users_command == "disable":
         store.set_user(args.name, "admin-cli", active=False, locked_until=datetime.now(UTC))
         store.close_user_sessions(args.name)
@@ -319,15 +322,52 @@ def cmd_users_change(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    store = _store(args)
-    checked, problems = store.verify_audit()
+    from pipeline.store.auditchain import parse_heads
+
+    recorded: list[tuple[int | None, str]] = []
+    for given in args.head or []:
+        heads = parse_heads(given)
+        if not heads:
+            raise CertIntakeError(f"--head: not a head hash ({given[:80]!r}); give HASH or SEQ:HASH")
+        recorded += heads
+    for name in args.head_file or []:
+        try:
+            heads = parse_heads(Path(name).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise CertIntakeError(f"cannot read the head file {name}: {exc}") from exc
+        if not heads:
+            raise CertIntakeError(f"no recorded head in {name} (lines 'audit head: seq N hash H')")
+        recorded += heads
+    settings = _settings(args)
+    from pipeline.store import Store
+
+    store = Store.open(settings.database_url, settings.blob_dir, check_key=False)
+    checked, problems = store.verify_audit(recorded)
     for p in problems:
         print(f"TAMPERED: {p.message}")
     if problems:
         print(f"audit chain broken: {len(problems)} problem(s) in {checked} row(s)", file=sys.stderr)
         return 1
-    head = store.audit_log(limit=1)
-    print(f"audit chain intact: {checked} row(s); head {head[0].row_hash if head else '-'}")
+    keyed = "keyed (HMAC-SM3)" if store.audit_key is not None else "unkeyed (SM3; set an audit key)"
+    against = f"; {len(recorded)} recorded head(s) found unchanged" if recorded else ""
+    print(f"audit chain intact: {checked} row(s), {keyed}{against}")
+    print(store.audit_head_line())
+    return 0
+
+
+def cmd_audit_start_keyed(args: argparse.Namespace) -> int:
+    from pipeline.store import Store
+
+    settings = _settings(args)
+    store = Store.open(settings.database_url, settings.blob_dir, check_key=False)
+    _checked, problems = store.verify_audit(keyed_end=False)
+    if problems:
+        for p in problems:
+            print(f"TAMPERED: {p.message}")
+        raise CertIntakeError("the audit chain is broken: not starting a keyed segment on it")
+    started = store.start_keyed_segment()
+    print("keyed segment started" if started else "the audit chain is already keyed")
+    print(store.audit_head_line())
     return 0
 
 
@@ -347,7 +387,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from pipeline.serve import serve
 
-    return serve(_settings(args), host=args.host, port=args.port, review_only=args.review_only, watch=not args.no_watch)
+    return serve(
+        _settings(args),
+        host=args.host,
+        port=args.port,
+        review_only=args.review_only,
+        watch=not args.no_watch,
+        secure_cookie=True if args.secure_cookie else None,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -424,9 +471,23 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the tamper-evident audit trail").add_subparsers(
         dest="audit_command", required=True
     )
+    av = audit.add_parser("verify", help="recompute the SM3 hash chain; exit 1 naming any edited or deleted row")
+    av.add_argument(
+        "--head",
+        action="append",
+        metavar="HASH",
+        help="a head recorded outside the database (HASH or SEQ:HASH, as printed): catches a cut or rewritten end",
+    )
+    av.add_argument(
+        "--head-file",
+        action="append",
+        metavar="FILE",
+        help="a file of recorded heads ('audit head: seq N hash H' lines, e.g. each batch's output appended)",
+    )
+    av.set_defaults(func=cmd_audit_verify)
     audit.add_parser(
-        "verify", help="recompute the SM3 hash chain; exit 1 naming any edited or deleted row"
-    ).set_defaults(func=cmd_audit_verify)
+        "start-keyed", help="once, after first setting an audit key: keyed (HMAC-SM3) rows from here on"
+    ).set_defaults(func=cmd_audit_start_keyed)
 
     dp = sub.add_parser("deploy", help="create the work pool and the deployments on the Prefect server (scale-out)")
     dp.add_argument("--pool", default="cert-intake")
@@ -438,6 +499,11 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=8080)
     sv.add_argument("--review-only", action="store_true", help="only the review web app (no watcher, no schedule)")
     sv.add_argument("--no-watch", action="store_true", help="no inbox watcher (another host watches the folder)")
+    sv.add_argument(
+        "--secure-cookie",
+        action="store_true",
+        help="Secure session cookie: the app is reached over HTTPS (a TLS proxy in front); config web.secure_cookie",
+    )
     sv.set_defaults(func=cmd_serve)
 
     cases = sub.add_parser("cases", help="inspect cases").add_subparsers(dest="cases_command", required=True)

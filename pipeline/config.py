@@ -40,6 +40,10 @@ class Settings:
     schedules: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SCHEDULES))
     ocr_concurrency: int = 0  # OCR calls at once in one process; 0 = half the CPUs (at least 1)
     prefect_port: int = 4200  # the Prefect server `serve` starts when no PREFECT_API_URL is set
+    # the review web app: secure_cookie (TLS behind a proxy), session_max_age_s, session_idle_s,
+    # forwarded_allow_ips (proxies whose X-Forwarded-For names the client)
+    web: dict[str, Any] = field(default_factory=dict)
+    audit_hmac_key_env: str = "CERT_INTAKE_AUDIT_KEY"  # the environment variable that holds the audit key
 
     @property
     def blob_dir(self) -> Path:
@@ -111,6 +115,8 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
         schedules={**DEFAULT_SCHEDULES, **{str(k): str(v) for k, v in (file_cfg.get("schedules") or {}).items()}},
         ocr_concurrency=int(pick("ocr_concurrency", 0)),
         prefect_port=int(pick("prefect_port", 4200)),
+        web=dict(file_cfg.get("web") or {}),
+        audit_hmac_key_env=str(pick("audit_hmac_key_env", "CERT_INTAKE_AUDIT_KEY")),
     )
 
 

@@ -47,11 +47,14 @@ def serve(
     port: int = 8080,
     review_only: bool = False,
     watch: bool = True,
+    secure_cookie: bool | None = None,
 ) -> int:
+    """``secure_cookie``: mark the session cookie Secure (the app is reached over HTTPS through a proxy);
+    None takes ``web: {secure_cookie}`` from config.yaml."""
     import uvicorn
 
     from pipeline.ingest.watch import InboxWatcher
-    from pipeline.review.web import create_app
+    from pipeline.review.web import WebConfig, create_app
     from pipeline.stages import Context, take_inbox_entry
 
     prefect_server = None
@@ -60,8 +63,13 @@ def serve(
         if "PREFECT_API_URL" not in os.environ:
             prefect_server = start_prefect_server(settings.home / "prefect", settings.prefect_port)
     ctx = Context(settings)
-    app = create_app(ctx)
-    web = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    web_cfg = WebConfig.from_settings(settings.web, secure_cookie)
+    app = create_app(ctx, web_cfg)
+    # the client address of throttling comes from X-Forwarded-For only when a trusted proxy sent it
+    proxies = str(settings.web.get("forwarded_allow_ips") or "127.0.0.1")
+    web = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=True, forwarded_allow_ips=proxies)
+    )
     threads = [threading.Thread(target=web.run, name="review-web", daemon=True)]
     watcher = None
     if watch and not review_only:
@@ -76,6 +84,8 @@ def serve(
         t.start()
     log.info("review app on http://%s:%d; watcher %s", host, port, "on" if watcher else "off")
     print(f"cert-intake serve: review app http://{host}:{port}/", flush=True)
+    if not web_cfg.secure_cookie and host not in ("127.0.0.1", "localhost", "::1"):
+        print("cert-intake serve: warning: session cookie without Secure; use TLS and --secure-cookie", flush=True)
 
     stop = threading.Event()
 

@@ -102,9 +102,19 @@ def build_ledger(store: Store) -> bytes:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(HEADERS))}{max(ws.max_row, 1)}"
         for i, w in enumerate(WIDTHS, 1):
             ws.column_dimensions[get_column_letter(i)].width = w
+    _audit_head_sheet(wb, store)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _audit_head_sheet(wb: Workbook, store: Store) -> None:
+    """The audit chain's head when the ledger was built: a copy outside the database (``audit verify --head``)."""
+    seq, digest = store.audit_head()
+    ws = wb.create_sheet("审计链")
+    ws.append(["生成时间", "审计链序号", "审计链头哈希", "核对命令"])
+    ws.append([f"{datetime.now():%Y-%m-%d %H:%M:%S}", seq, digest, f"cert-intake audit verify --head {seq}:{digest}"])
+    ws.column_dimensions["C"].width = 70
 
 
 def write_ledger(store: Store, path: Path) -> Path:

@@ -1,13 +1,22 @@
 """The review web app (FastAPI, server-rendered Jinja2 pages, a little JavaScript for the keyboard).
 
 Every route checks the session and the role on the server; every POST carries the session's CSRF token;
-the session cookie is HttpOnly and SameSite=Strict.  Approving or merging hands the case to a background
-worker that runs the same ``process_case`` the batch flow runs (issuance, or a fresh read).
+the session cookie is HttpOnly and SameSite=Strict (and Secure with ``secure_cookie``, for TLS behind a
+proxy); a session ends after ``idle`` without a request and, whatever happens, ``max_age`` after login.
+Approving or merging hands the case to a background worker that runs the same ``process_case`` the batch
+flow runs (issuance, or a fresh read).
+
+Personal data: a role without ``see_personal`` (the clerk) sees ID numbers and phones masked — in fields,
+finding messages and the queue — gets page images with those fields blacked out and no ID-card pages, and
+cannot download originals or outputs.  Every page image, original and output served is an audit row.
+Banners (``?msg=`` / ``?ok=``) are shown only with the app's signature, so a link cannot put words there.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import io
 import logging
 import secrets
 from collections.abc import Callable
@@ -16,13 +25,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from pipeline import logsafe
 from pipeline.errors import CertIntakeError
 from pipeline.extract import der
 from pipeline.models import DocKind, Severity
@@ -58,10 +70,24 @@ STATUS_ZH = {
 SEVERITY_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
 
 
+# documents whose page images a role without see_personal may look at (with personal fields blacked out)
+CLERK_PAGE_KINDS = (DocKind.APPLICATION_FORM, DocKind.BUSINESS_LICENSE, DocKind.PRODUCT_CERT)
+
+
 @dataclass(frozen=True)
 class WebConfig:
-    idle: timedelta = timedelta(hours=8)
+    idle: timedelta = timedelta(hours=8)  # a session without a request for this long ends
+    max_age: timedelta = timedelta(hours=12)  # and every session ends this long after its login
     secure_cookie: bool = False  # set when served over HTTPS (behind a reverse proxy)
+
+    @classmethod
+    def from_settings(cls, web: dict[str, Any], secure_cookie: bool | None = None) -> WebConfig:
+        """From ``web:`` in config.yaml (``secure_cookie``, ``session_max_age_s``, ``session_idle_s``)."""
+        default = cls()
+        idle = float(web.get("session_idle_s") or default.idle.total_seconds())
+        max_age = float(web.get("session_max_age_s") or default.max_age.total_seconds())
+        secure = bool(web.get("secure_cookie", False)) if secure_cookie is None else secure_cookie
+        return cls(idle=timedelta(seconds=idle), max_age=timedelta(seconds=max_age), secure_cookie=secure)
 
 
 @dataclass(frozen=True)
@@ -98,6 +124,22 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
 
     carry_on = runner or (lambda case_id: pool.submit(_run, case_id))
     app.state.pool = pool
+    banner_key = secrets.token_bytes(32)  # signs ?msg= / ?ok= banners of this process
+
+    def _sign(kind: str, text: str) -> str:
+        return hmac.new(banner_key, f"{kind}\x00{text}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def banner_query(kind: str, text: str) -> str:
+        return urlencode({kind: text, "sig": _sign(kind, text)})
+
+    def banner(request: Request, kind: str) -> str:
+        text = request.query_params.get(kind, "")
+        sig = request.query_params.get("sig", "")
+        return text if text and hmac.compare_digest(sig, _sign(kind, text)) else ""
+
+    def client_address(request: Request) -> str:
+        # uvicorn puts the X-Forwarded-For address here when the peer is a trusted proxy (forwarded_allow_ips)
+        return request.client.host if request.client else "unknown"
 
     @app.exception_handler(_Redirect)
     async def _redirect(_request: Request, exc: _Redirect) -> Response:
@@ -118,7 +160,7 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
     # ------------------------------------------------------------------ session helpers
     def who(request: Request) -> Who:
         token = request.cookies.get(COOKIE)
-        found = ctx.store.web_session(token, cfg.idle) if token else None
+        found = ctx.store.web_session(token, cfg.idle, cfg.max_age) if token else None
         if found is None:
             raise _Redirect("/login?next=" + quote(request.url.path))
         ws, user = found
@@ -148,9 +190,11 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
 
     # ------------------------------------------------------------------ login
     @app.get("/login", response_class=HTMLResponse)
-    def login_form(request: Request, next: str = "/", msg: str = "") -> HTMLResponse:
+    def login_form(request: Request, next: str = "/") -> HTMLResponse:
         token = secrets.token_urlsafe(24)
-        resp = page(request, "login.html", None, next=next if next.startswith("/") else "/", msg=msg, login_csrf=token)
+        safe_next = next if next.startswith("/") and not next.startswith("//") else "/"
+        msg = banner(request, "msg")
+        resp = page(request, "login.html", None, next=safe_next, msg=msg, login_csrf=token)
         resp.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", secure=cfg.secure_cookie, max_age=1800)
         return resp
 
@@ -159,9 +203,19 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
         form = {k: str(v) for k, v in (await request.form()).items()}
         if not hmac.compare_digest(form.get("csrf", ""), request.cookies.get(LOGIN_CSRF, "") or "-"):
             raise HTTPException(403, "CSRF 校验失败，请刷新页面后重试")
-        result = auth.login(ctx.store, form.get("username", "")[:64], form.get("password", ""))
+        name, password, address = (
+            form.get("username", "")[:64],
+            form.get("password", "")[:1024],
+            client_address(request),
+        )
+        # others' failures slow a name down a little (here, without holding a thread); argon2 runs on a
+        # worker thread so that the event loop keeps serving everyone else meanwhile
+        delay = await anyio.to_thread.run_sync(auth.account_delay, ctx.store, name)
+        if delay:
+            await anyio.sleep(delay)
+        result = await anyio.to_thread.run_sync(auth.login, ctx.store, name, password, address)
         if result.token is None:
-            return RedirectResponse("/login?msg=" + quote(result.message), status_code=303)
+            return RedirectResponse("/login?" + banner_query("msg", result.message), status_code=303)
         nxt = form.get("next", "/")
         resp = RedirectResponse(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/", status_code=303)
         resp.set_cookie(
@@ -170,9 +224,9 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
             httponly=True,
             samesite="strict",
             secure=cfg.secure_cookie,
-            max_age=int(cfg.idle.total_seconds()),
+            max_age=int(min(cfg.idle, cfg.max_age).total_seconds()),
         )
-        resp.delete_cookie(LOGIN_CSRF)
+        resp.delete_cookie(LOGIN_CSRF, httponly=True, samesite="strict", secure=cfg.secure_cookie)
         return resp
 
     @app.post("/logout")
@@ -180,7 +234,7 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
         w, _form = await checked(request)
         ctx.store.close_web_session(w.token)
         resp = RedirectResponse("/login", status_code=303)
-        resp.delete_cookie(COOKIE)
+        resp.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=cfg.secure_cookie)
         return resp
 
     # ------------------------------------------------------------------ queue
@@ -188,7 +242,7 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
     def queue(request: Request, status: str = "", q: str = "", office: str = "") -> HTMLResponse:
         w = who(request)
         states = QUEUE_STATES if not status else ((status,) if status in STATUS_ZH else QUEUE_STATES)
-        rows = queue_rows(ctx, states, q.strip(), office.strip())
+        rows = queue_rows(ctx, states, q.strip(), office.strip(), allowed(w.user.role, "see_personal"))
         return page(
             request,
             "queue.html",
@@ -204,7 +258,7 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
     @app.get("/next")
     def next_case(request: Request, after: str = "") -> Response:
         who(request)
-        ids = [r["id"] for r in queue_rows(ctx, ("review",), "", "")]
+        ids = [r["id"] for r in queue_rows(ctx, ("review",), "", "", False)]
         if not ids:
             return RedirectResponse("/", status_code=303)
         nxt = ids[(ids.index(after) + 1) % len(ids)] if after in ids else ids[0]
@@ -212,18 +266,35 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
 
     # ------------------------------------------------------------------ case page
     @app.get("/cases/{case_id}", response_class=HTMLResponse)
-    def case_page(request: Request, case_id: str, msg: str = "", ok: str = "") -> HTMLResponse:
+    def case_page(request: Request, case_id: str) -> HTMLResponse:
         w = who(request)
         case_or_404(case_id)
-        ctx.store.audit("view", w.user.name, "case page (personal data shown)", case_id)
-        return page(request, "case.html", w, msg=msg, ok=ok, **case_view(ctx, case_id, w.actor))
+        shown = "shown" if allowed(w.user.role, "see_personal") else "masked"
+        ctx.store.audit("view", w.user.name, f"case page (personal data {shown})", case_id)
+        data = case_view(ctx, case_id, w.actor)
+        return page(request, "case.html", w, msg=banner(request, "msg"), ok=banner(request, "ok"), **data)
+
+    def personal_only(w: Who, what: str, case_id: str) -> None:
+        if not allowed(w.user.role, "see_personal"):
+            ctx.store.audit("forbidden", w.user.name, f"see_personal {what}", case_id)
+            raise HTTPException(403, "当前角色无权查看含个人信息的材料")
 
     @app.get("/cases/{case_id}/pages/{page_id}.jpg")
     def page_image(request: Request, case_id: str, page_id: int) -> Response:
-        who(request)
+        w = who(request)
+        case = case_or_404(case_id)
         for p in ctx.store.case_pages(case_id):
             if p.id == page_id:
-                return Response(ctx.store.blobs.get(p.sha256), media_type="image/jpeg")
+                data = ctx.store.blobs.get(p.sha256)
+                if not allowed(w.user.role, "see_personal"):
+                    kind = next((d.get("kind") for d in case.documents if d.get("name") == p.document), "")
+                    if kind not in CLERK_PAGE_KINDS:
+                        personal_only(w, f"page {p.document} p{p.page}", case_id)
+                    data = redact_page(data, personal_boxes(ctx, case_id, p.document, p.page, p.scale))
+                    ctx.store.audit("view_page", w.user.name, f"page {p.document} p{p.page} (redacted)", case_id)
+                else:
+                    ctx.store.audit("view_page", w.user.name, f"page {p.document} p{p.page}", case_id)
+                return Response(data, media_type="image/jpeg")
         raise HTTPException(404, "页面不存在")
 
     @app.get("/cases/{case_id}/files/{file_id}")
@@ -231,6 +302,7 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
         w = who(request)
         for f in ctx.store.case_files(case_id, role=None):
             if f.id == file_id:
+                personal_only(w, f"original {f.name}", case_id)
                 ctx.store.audit("view_file", w.user.name, f"original {f.name}", case_id)
                 return _download(ctx.store.blobs.get(f.sha256), f.name)
         raise HTTPException(404, "文件不存在")
@@ -238,6 +310,7 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
     @app.get("/cases/{case_id}/outputs/{name}")
     def output(request: Request, case_id: str, name: str) -> Response:
         w = who(request)
+        personal_only(w, f"output {name[:64]}", case_id)
         path = ctx.store.outputs(case_id).get(name)
         if path is None or not Path(path).is_file():
             raise HTTPException(404, "文件不存在")
@@ -254,10 +327,10 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
         try:
             message = do(w.actor, case_id, form)
         except ActionRefused as exc:
-            return RedirectResponse(f"/cases/{case_id}?msg=" + quote(str(exc)), status_code=303)
+            return RedirectResponse(f"/cases/{case_id}?" + banner_query("msg", str(exc)), status_code=303)
         if carry:
             carry_on(case_id)
-        return RedirectResponse(f"/cases/{case_id}?ok=" + quote(message), status_code=303)
+        return RedirectResponse(f"/cases/{case_id}?" + banner_query("ok", message), status_code=303)
 
     def _field(key: str) -> Act:
         def do(a: Actor, cid: str, form: dict[str, str]) -> str:
@@ -333,7 +406,38 @@ def _download(data: bytes, name: str) -> Response:
 # --------------------------------------------------------------------------- view models
 
 
-def queue_rows(ctx: Context, states: tuple[str, ...], q: str, office: str) -> list[dict[str, Any]]:
+def personal_boxes(ctx: Context, case_id: str, document: str, page: int, scale: float) -> list[tuple[int, ...]]:
+    """Pixel boxes of the personal fields (ID numbers, phones) on one page image."""
+    boxes: list[tuple[int, ...]] = []
+    for key, f in ctx.store.fields(case_id).items():
+        ev = f.evidence
+        if is_personal(key) and ev and ev.bbox and ev.document == document and ev.page == page:
+            boxes.append(tuple(round(v * scale) for v in ev.bbox))
+    return boxes
+
+
+def redact_page(jpeg: bytes, boxes: list[tuple[int, ...]], pad: int = 6) -> bytes:
+    """The page with each box filled black (a little wider than the box)."""
+    from PIL import Image, ImageDraw
+
+    with Image.open(io.BytesIO(jpeg)) as img:
+        out = img.convert("RGB")
+    draw = ImageDraw.Draw(out)
+    for x0, y0, x1, y1 in (b[:4] for b in boxes):
+        draw.rectangle((x0 - pad, y0 - pad, x1 + pad, y1 + pad), fill=(0, 0, 0))
+    buf = io.BytesIO()
+    out.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def shown_message(message: str, see_personal: bool) -> str:
+    """A finding message as a role may read it (older findings may still hold a full number)."""
+    return message if see_personal else logsafe.mask(message)
+
+
+def queue_rows(
+    ctx: Context, states: tuple[str, ...], q: str, office: str, see_personal: bool = False
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for status in states:
         for case in ctx.store.list_cases(status):
@@ -359,7 +463,9 @@ def queue_rows(ctx: Context, states: tuple[str, ...], q: str, office: str) -> li
                     "overdue": overdue,
                     "errors": sum(1 for f in findings if f.severity == Severity.ERROR),
                     "warnings": sum(1 for f in findings if f.severity == Severity.WARNING),
-                    "summary": findings[0].message_zh if findings else (case.failure or "")[:120],
+                    "summary": shown_message(
+                        findings[0].message_zh if findings else (case.failure or "")[:120], see_personal
+                    ),
                 }
             )
     rows.sort(key=lambda r: (not r["overdue"], r["due"] or "9999", -r["age"], r["id"]))
@@ -396,9 +502,10 @@ def case_view(ctx: Context, case_id: str, actor: Actor) -> dict[str, Any]:
     fields.sort(key=lambda x: (not (x["flagged"] or x["low"]), "." in x["key"], x["key"]))
     pages = []
     kinds = {d["name"]: d.get("kind", "") for d in case.documents}
+    visible = [p for p in ctx.store.case_pages(case_id) if see_personal or kinds.get(p.document) in CLERK_PAGE_KINDS]
     order = [DocKind.APPLICATION_FORM, DocKind.BUSINESS_LICENSE, DocKind.ID_CARD, DocKind.PRODUCT_CERT]
     ranked = sorted(
-        ctx.store.case_pages(case_id),
+        visible,
         key=lambda p: (order.index(kinds[p.document]) if kinds.get(p.document) in order else len(order), p.id),
     )
     for p in ranked:
@@ -435,15 +542,25 @@ def case_view(ctx: Context, case_id: str, actor: Actor) -> dict[str, Any]:
         "case": case,
         "profile": profile,
         "fields": fields,
-        "findings": findings,
+        "findings": [
+            {
+                "code": f.code,
+                "severity": f.severity,
+                "field": f.field,
+                "message_zh": shown_message(f.message_zh, see_personal),
+                "evidence": f.evidence,
+            }
+            for f in findings
+        ],
         "pages": pages,
+        "see_personal": see_personal,
         "files": files,
         "documents": {d["name"]: d for d in case.documents},
         "outputs": sorted(ctx.store.outputs(case_id)),
         "csrs": csrs,
         "history": ctx.store.review_actions(case_id),
         "audit": ctx.store.audit_rows(case_id),
-        "blockers": actions.approval_blockers(ctx, actor, case_id),
+        "blockers": [shown_message(b, see_personal) for b in actions.approval_blockers(ctx, actor, case_id)],
         "two_person": actions.two_person_rule(ctx, case_id),
         "can": {p: allowed(actor.role, p) for p in ("correct", "verify", "approve", "reject", "request", "merge")},
         "age": age,

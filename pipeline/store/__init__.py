@@ -7,6 +7,7 @@ Every state transition is one transaction that also writes an audit row.  Blobs 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pipeline.errors import CaseBusy, InvalidTransition, StoreError
 from pipeline.fsutil import atomic_write
 from pipeline.models import Field, Finding
+from pipeline.store.auditchain import AuditKeyError, configured_key
 from pipeline.store.auditchain import install as install_audit_chain
 from pipeline.store.people import PeopleStore
 from pipeline.store.schema import (
@@ -81,10 +83,37 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+PRIVATE_DIRS = ("blobs", "outputs", "outbox", "ledger", "locks", "ca")  # under the home: owner only
+
+
+def private_dir(path: Path) -> Path:
+    """Make ``path`` (and missing parents) a directory only its owner may enter (0700), whatever the umask."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if missing; make an existing one 0600."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        pass
+    os.chmod(path, 0o600)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
+        return None
+    return Path(url[len(prefix) :].split("?")[0])
+
+
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        private_dir(root)
 
     def path(self, sha: str) -> Path:
         if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
@@ -115,20 +144,62 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
 
 class Store(PeopleStore):
-    def __init__(self, url: str, blob_root: Path) -> None:
+    def __init__(self, url: str, blob_root: Path, audit_key: bytes | None = None) -> None:
+        """``audit_key``: the key of the audit chain's HMAC (default: the one the home configures, if any)."""
         self.url = url
+        home = blob_root.parent
+        for name in PRIVATE_DIRS:  # the home's data directories are the owner's alone (0700)
+            if name != "ca" or (home / name).is_dir():  # the CA directory is made by `ca init`
+                private_dir(home / name)
+        db_file = _sqlite_file(url)
+        if db_file is not None:
+            db_file.parent.mkdir(parents=True, exist_ok=True)
+            private_file(db_file)  # SQLite gives its -wal and -shm files the database file's mode
         self.engine = create_engine(url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             _sqlite_pragmas(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        install_audit_chain(self.sessions)
+        try:
+            self.audit_key = audit_key if audit_key is not None else configured_key(home)
+        except AuditKeyError as exc:
+            raise StoreError(str(exc)) from exc
+        install_audit_chain(self.sessions, self.audit_key)
         self.blobs = BlobStore(blob_root)
 
     @classmethod
-    def open(cls, url: str, blob_root: Path) -> Store:
-        store = cls(url, blob_root)
+    def open(cls, url: str, blob_root: Path, audit_key: bytes | None = None, check_key: bool = True) -> Store:
+        """Open and migrate.  ``check_key``: refuse a store whose audit chain does not match the key setting
+        (``audit verify`` and ``audit start-keyed`` open without it)."""
+        store = cls(url, blob_root, audit_key)
         store.migrate()
+        if check_key:
+            store.check_audit_key()
         return store
+
+    def check_audit_key(self) -> None:
+        """A keyed chain refuses a process without the key (its rows would be a downgrade); a key over an
+        unkeyed chain is refused until ``cert-intake audit start-keyed`` starts the keyed segment — else a
+        chain rewritten without the key would quietly be continued as if nothing had happened."""
+        keyed = self.head_is_keyed()
+        if keyed and self.audit_key is None:
+            raise StoreError(
+                "the audit chain is keyed (HMAC-SM3): set the audit key (CERT_INTAKE_AUDIT_KEY, or the variable "
+                "that audit_hmac_key_env names) for every process that writes to this store"
+            )
+        if keyed is False and self.audit_key is not None:
+            raise StoreError(
+                "an audit key is set but the audit chain does not end in a keyed row: if the key is new, run "
+                "`cert-intake audit start-keyed` once; otherwise the chain was rewritten (`cert-intake audit verify`)"
+            )
+
+    def start_keyed_segment(self) -> bool:
+        """Begin HMAC-SM3 rows on an unkeyed chain (once, when the office first sets a key)."""
+        if self.audit_key is None:
+            raise StoreError("no audit key is set (CERT_INTAKE_AUDIT_KEY, or the variable audit_hmac_key_env names)")
+        if self.head_is_keyed():
+            return False
+        self.audit("audit_keyed", "admin-cli", "audit rows from here on are HMAC-SM3 under the office's audit key")
+        return True
 
     def migrate(self) -> None:
         cfg = Config()
@@ -163,8 +234,7 @@ class Store(PeopleStore):
             return
         import fcntl
 
-        locks = self.blobs.root.parent / "locks"
-        locks.mkdir(parents=True, exist_ok=True)
+        locks = private_dir(self.blobs.root.parent / "locks")
         with open(locks / f"{case_id}.lock", "a+b") as fh:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

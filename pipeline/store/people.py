@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.errors import StoreError
-from pipeline.store.auditchain import ChainProblem, verify_rows
+from pipeline.store.auditchain import KEYED, ChainProblem, head_line, verify_recorded, verify_rows
 from pipeline.store.schema import (
     Audit,
     AuditHead,
@@ -20,6 +21,7 @@ from pipeline.store.schema import (
     CaseField,
     CaseFile,
     CasePage,
+    LoginThrottle,
     OcrCacheEntry,
     ReviewAction,
     User,
@@ -56,6 +58,7 @@ class PeopleStore:
 
     sessions: sessionmaker[Session]
     blobs: Any
+    audit_key: bytes | None = None
 
     def session(self) -> AbstractContextManager[Session]:  # pragma: no cover - provided by Store
         raise NotImplementedError
@@ -66,13 +69,38 @@ class PeopleStore:
         with self.session() as s:
             s.add(Audit(case_id=case_id, actor=actor, action=action, detail=detail))
 
-    def verify_audit(self) -> tuple[int, list[ChainProblem]]:
-        """(rows checked, problems); no problems means the chain is intact."""
+    def verify_audit(
+        self, recorded: Sequence[tuple[int | None, str]] = (), keyed_end: bool = True
+    ) -> tuple[int, list[ChainProblem]]:
+        """(rows checked, problems); no problems means the chain is intact.  ``recorded``: heads the office
+        kept outside the database ((seq or None, hash)); each must still be in the chain unchanged.
+        ``keyed_end``: with a key, the chain must end in a keyed row (not before ``audit start-keyed``)."""
         with self.sessions() as s:
             head = s.get(AuditHead, 1)
             rows = list(s.scalars(select(Audit).order_by(Audit.seq.is_not(None), Audit.seq)))
-            problems = verify_rows(rows, head.seq if head else 0, head.hash if head else "")
+            head_seq, head_hash = (head.seq, head.hash) if head else (0, "")
+            problems = verify_rows(rows, head_seq, head_hash, self.audit_key, keyed_end)
+            by_seq = {r.seq: r.row_hash or "" for r in rows if r.seq is not None}
+            problems += verify_recorded(by_seq, recorded)
             return len(rows), problems
+
+    def audit_head(self) -> tuple[int, str]:
+        """(seq, hash) of the chain's last row as the head table says."""
+        with self.sessions() as s:
+            head = s.get(AuditHead, 1)
+            return (int(head.seq), str(head.hash)) if head else (0, "0" * 64)
+
+    def audit_head_line(self) -> str:
+        return head_line(*self.audit_head())
+
+    def head_is_keyed(self) -> bool | None:
+        """Is the chain's last row keyed?  None when the chain is empty."""
+        with self.sessions() as s:
+            head = s.get(AuditHead, 1)
+            if head is None or not head.seq:
+                return None
+            scheme = s.scalars(select(Audit.scheme).where(Audit.seq == head.seq)).first()
+            return scheme == KEYED
 
     def audit_log(self, case_id: str | None = None, limit: int = 200) -> list[Audit]:
         with self.sessions() as s:
@@ -107,24 +135,45 @@ class PeopleStore:
             shown = ", ".join(k for k in changes if k != "password_hash") or "password"
             s.add(Audit(actor=actor, action="user_change", detail=f"user {name}: {shown}"))
 
-    def login_failed(self, name: str, max_failures: int, lock_for: timedelta) -> bool:
-        """Count a failed login; True when this failure locked the account."""
-        with self.session() as s:
-            user = s.get(User, name, with_for_update=True)
-            s.add(Audit(actor=name[:64], action="login_failed", detail="wrong password or unknown user"))
-            if user is None:
-                return False
-            user.failed_logins += 1
-            if user.failed_logins >= max_failures:
-                user.locked_until = datetime.now(UTC) + lock_for
-                user.failed_logins = 0
-                s.add(Audit(actor=name, action="locked", detail=f"{max_failures} failed logins"))
-                return True
-            return False
-
     def is_locked(self, user: User) -> bool:
+        """An administrator's lock (``users disable`` sets one); failed logins never lock an account."""
         until = _aware(user.locked_until)
         return until is not None and until > datetime.now(UTC)
+
+    # ------------------------------------------------------------------ login throttling
+    def throttle_state(self, key: str) -> tuple[int, datetime | None, datetime | None]:
+        """(failures, last failure, blocked until) of a throttle key (``addr:…`` or ``user:…``)."""
+        with self.sessions() as s:
+            row = s.get(LoginThrottle, key)
+            if row is None:
+                return 0, None, None
+            return row.failures, _aware(row.last_failure), _aware(row.blocked_until)
+
+    def throttle_failure(self, keys: dict[str, timedelta | None], name: str, detail: str) -> None:
+        """Count a failed login against each key; ``keys[key]`` is how long that key is now blocked (None:
+        not blocked).  Counts older than a day start again.  One audit row."""
+        now = datetime.now(UTC)
+        with self.session() as s:
+            for key, block in keys.items():
+                row = s.get(LoginThrottle, key, with_for_update=True)
+                if row is None:
+                    row = LoginThrottle(key=key, failures=0, last_failure=now)
+                    s.add(row)
+                last = _aware(row.last_failure) or now
+                if now - last > timedelta(days=1):
+                    row.failures = 0
+                row.failures += 1
+                row.last_failure = now
+                row.blocked_until = now + block if block is not None else None
+            s.add(Audit(actor=name[:64], action="login_failed", detail=detail[:500]))
+
+    def throttle_reset(self, *keys: str) -> None:
+        with self.session() as s:
+            s.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(list(keys))))
+
+    def throttle_prune(self, older_than: timedelta = timedelta(days=1)) -> None:
+        with self.session() as s:
+            s.execute(delete(LoginThrottle).where(LoginThrottle.last_failure < datetime.now(UTC) - older_than))
 
     # ------------------------------------------------------------------ web sessions
     def open_web_session(self, name: str) -> tuple[str, str]:
@@ -135,12 +184,14 @@ class PeopleStore:
             if user is None:
                 raise StoreError(f"no user {name}")
             user.failed_logins = 0
-            user.locked_until = None
             s.add(WebSession(token_hash=_token_hash(token), user=name, csrf=csrf))
             s.add(Audit(actor=name, action="login", detail="login"))
         return token, csrf
 
-    def web_session(self, token: str, idle: timedelta) -> tuple[WebSession, User] | None:
+    def web_session(
+        self, token: str, idle: timedelta, max_age: timedelta | None = None
+    ) -> tuple[WebSession, User] | None:
+        """The session and its user, or None (unknown, idle too long, older than ``max_age``, user off)."""
         now = datetime.now(UTC)
         with self.session() as s:
             ws = s.get(WebSession, _token_hash(token))
@@ -148,8 +199,11 @@ class PeopleStore:
                 return None
             user = s.get(User, ws.user)
             last = _aware(ws.last_seen) or now
-            if user is None or not user.active or now - last > idle:
+            born = _aware(ws.created_at) or now
+            too_old = max_age is not None and now - born > max_age
+            if user is None or not user.active or self.is_locked(user) or now - last > idle or too_old:
                 s.delete(ws)
+                s.add(Audit(actor=ws.user, action="session_end", detail="expired" if user else "no user"))
                 return None
             ws.last_seen = now
             return ws, user
@@ -200,6 +254,14 @@ class PeopleStore:
                 select(CaseField.id).where(CaseField.case_id == case_id, CaseField.source != "extract").limit(1)
             ).first()
             return acted is not None or corrected is not None
+
+    def read_count(self, case_id: str) -> int:
+        """How often the case was read (transitions to ``extracted``): a re-read changes what a person saw."""
+        from sqlalchemy import func
+
+        with self.sessions() as s:
+            q = select(func.count()).select_from(Audit).where(Audit.case_id == case_id, Audit.to_status == "extracted")
+            return int(s.scalar(q) or 0)
 
     def review_actions(self, case_id: str) -> list[ReviewAction]:
         with self.sessions() as s:
