@@ -133,15 +133,19 @@ class Document:
     kind: DocKind
     pages: int
     text_source: TextSource
+    first_page: int | None = None  # set when the file is a stack of several documents
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "kind": str(self.kind),
             "pages": self.pages,
             "text_source": str(self.text_source),
             "sha256": self.sha256,
         }
+        if self.first_page is not None:
+            out["first_page"] = self.first_page
+        return out
 
 
 @dataclass(frozen=True)

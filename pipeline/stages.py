@@ -145,7 +145,9 @@ def run_extract(ctx: Context, case_id: str) -> None:
 def _documents(ctx: Context, case_id: str) -> list[Document]:
     case = ctx.store.get_case(case_id)
     return [
-        Document(d["name"], d["sha256"], DocKind(d["kind"]), d["pages"], TextSource(d["text_source"]))
+        Document(
+            d["name"], d["sha256"], DocKind(d["kind"]), d["pages"], TextSource(d["text_source"]), d.get("first_page")
+        )
         for d in case.documents
     ]
 

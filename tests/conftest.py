@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,22 @@ from common import generator as _generator  # noqa: E402
 
 SAMPLES = REPO / "samples" / "cases"
 TRUTH = REPO / "samples" / "truth"
+OFFICE_SAMPLES = REPO / "samples" / "office"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite's offices accept typed (DOCX / text-layer PDF) forms, so the many issuance tests can use
+    fast text-layer cases; the shipped default (``unsealed_text_form: review`` → FORM_NOT_SEALED) is
+    tested on its own with the real forms/ directory.  Set for subprocesses (the CLI, workers) too."""
+    if os.environ.get("CERT_INTAKE_FORMS_DIR"):
+        return
+    target = Path(tempfile.mkdtemp(prefix="cert-intake-test-forms-"))
+    shutil.copytree(REPO / "forms", target, dirs_exist_ok=True)
+    for profile in target.glob("*.yaml"):
+        if profile.name != "attachments.yaml":
+            with profile.open("a", encoding="utf-8") as fh:
+                fh.write("\nunsealed_text_form: accept  # test suite only (see tests/conftest.py)\n")
+    os.environ["CERT_INTAKE_FORMS_DIR"] = str(target)
 
 
 _GIVEN_PORTS: set[int] = set()

@@ -14,6 +14,8 @@ from typing import Any, Protocol, cast
 from PIL import Image
 
 from pipeline.extract import der, gridlines, images
+from pipeline.extract.cellform import read_cells
+from pipeline.extract.cells import build_page
 from pipeline.extract.checkbox import ticked_options
 from pipeline.extract.classify import classify_der, classify_text, name_hint, sniff
 from pipeline.extract.forms import (
@@ -31,6 +33,7 @@ from pipeline.extract.ocr import LineRecognizer, OcrEngine, OcrPage
 from pipeline.extract.repair import repair_fields
 from pipeline.extract.textlayer import TextLayerError, docx_items, pdf_items, xlsx_items
 from pipeline.models import (
+    BBox,
     DocKind,
     Document,
     Evidence,
@@ -45,7 +48,7 @@ from pipeline.models import (
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], OcrEngine]
-OCR_CACHE_VERSION = "2"  # bump when image preparation or OCR post-processing changes
+OCR_CACHE_VERSION = "3"  # bump when image preparation or OCR post-processing changes
 
 
 class OcrCache(Protocol):
@@ -68,6 +71,7 @@ class ReadDocument:
     items: list[TextItem] = field(default_factory=list)
     page_images: dict[int, Image.Image] = field(default_factory=dict)
     ocr_seconds: float = 0.0
+    cells: dict[int, list[BBox]] = field(default_factory=dict)  # page → table cell boxes (ruled pages)
 
 
 def _page_quality(result: OcrPage) -> float:
@@ -79,24 +83,59 @@ def _page_quality(result: OcrPage) -> float:
 
 
 UPRIGHT = 0.75
+LINES_READ = 0.6  # share of a ruled page's line boxes the recogniser must read for the page to count as read
 
 
 def _reads_lines(engine: OcrEngine) -> bool:
     return bool(getattr(engine, "reads_lines", hasattr(engine, "recognize_lines")))
 
 
-def _read_page(engine: OcrEngine, image: Image.Image) -> OcrPage:
-    """A ruled form: its text lines come from the pixels (gridlines) and only the recogniser runs; any
-    other page, or a ruled one whose lines read badly, gets the engine's full detector + recogniser."""
+@dataclass
+class PageRead:
+    image: Image.Image
+    result: OcrPage
+    rotation: int
+    ruled: gridlines.RuledPage | None
+
+
+def _lines_read(engine: OcrEngine, image: Image.Image, ruled: gridlines.RuledPage) -> OcrPage | None:
+    """The ruled page read line by line, or None when too few lines read well (upside down, not text)."""
+    result = cast(LineRecognizer, engine).recognize_lines(image, ruled.lines)
+    if len(result.boxes) >= LINES_READ * len(ruled.lines) and _page_quality(result) >= UPRIGHT:
+        return result
+    return None
+
+
+def _read_page(engine: OcrEngine, img: Image.Image) -> tuple[PageRead, float]:
+    """A ruled form: its text lines come from the pixels (gridlines) and only the recogniser runs — upright,
+    then turned 180° (a page fed upside down in a stack).  Any other page, or a ruled one whose lines read
+    badly, gets the engine's full detector + recogniser, and the other orientations when it reads poorly."""
+    seconds = 0.0
+    prepared = images.prepare(img).image
     if _reads_lines(engine):
-        lines = gridlines.text_lines(image)
-        if lines:
-            result = cast(LineRecognizer, engine).recognize_lines(image, lines)
-            if _page_quality(result) >= UPRIGHT:
-                return result
-            full = engine.recognize(image)
-            return OcrPage(full.width, full.height, full.boxes, full.seconds + result.seconds, full.engine)
-    return engine.recognize(image)
+        for degrees in (0, 180):
+            page = prepared if degrees == 0 else images.prepare(images.rotate_page(img, degrees)).image
+            ruled = gridlines.analyse(page)
+            if ruled is None:
+                break
+            start = time.perf_counter()
+            result = _lines_read(engine, page, ruled)
+            seconds += time.perf_counter() - start
+            if result is not None:
+                return PageRead(page, result, degrees, ruled), seconds
+    best = PageRead(prepared, engine.recognize(prepared), 0, None)
+    seconds += best.result.seconds
+    if _page_quality(best.result) < UPRIGHT:  # fed sideways or upside down: try the other three ways
+        for degrees in (180, 90, 270):
+            turned = images.prepare(images.rotate_page(img, degrees)).image
+            again = engine.recognize(turned)
+            seconds += again.seconds
+            if _page_quality(again) > _page_quality(best.result):
+                best = PageRead(turned, again, degrees, None)
+            if _page_quality(best.result) >= UPRIGHT:
+                break
+    best.ruled = gridlines.analyse(best.image)
+    return best, seconds
 
 
 def _ocr_pages(
@@ -111,27 +150,27 @@ def _ocr_pages(
     if cached and all(number in cached for number, _img in pages):
         for number, img in pages:  # preparation is deterministic: redo it, skip the OCR
             entry = cached[number]
-            doc.page_images[number] = images.prepare(images.rotate_page(img, int(entry["rotation"]))).image
+            page_img = images.prepare(images.rotate_page(img, int(entry["rotation"]))).image
+            doc.page_images[number] = page_img
+            ruled = gridlines.analyse(page_img)
+            if ruled is not None:
+                doc.cells[number] = ruled.cells
             doc.items.extend(TextItem(t, tuple(b), sc, number) for t, b, sc in entry["items"])
         return
     record: list[dict[str, Any]] = []
     for number, img in pages:
-        prepared = images.prepare(img)
-        page_img, result, rotation = prepared.image, _read_page(engine, prepared.image), 0
-        doc.ocr_seconds += result.seconds
-        if _page_quality(result) < UPRIGHT:  # a page fed sideways or upside down: try the other three ways
-            for degrees in (180, 90, 270):
-                turned = images.prepare(images.rotate_page(img, degrees)).image
-                again = engine.recognize(turned)
-                doc.ocr_seconds += again.seconds
-                if _page_quality(again) > _page_quality(result):
-                    page_img, result, rotation = turned, again, degrees
-                if _page_quality(result) >= UPRIGHT:
-                    break
-        doc.page_images[number] = page_img
-        doc.items.extend(TextItem(b.text, b.bbox, b.score, number) for b in result.boxes)
+        read, seconds = _read_page(engine, img)
+        doc.ocr_seconds += seconds
+        doc.page_images[number] = read.image
+        if read.ruled is not None:
+            doc.cells[number] = read.ruled.cells
+        doc.items.extend(TextItem(b.text, b.bbox, b.score, number) for b in read.result.boxes)
         record.append(
-            {"page": number, "rotation": rotation, "items": [[b.text, list(b.bbox), b.score] for b in result.boxes]}
+            {
+                "page": number,
+                "rotation": read.rotation,
+                "items": [[b.text, list(b.bbox), b.score] for b in read.result.boxes],
+            }
         )
     if cache is not None:
         cache.put(doc.sha256, key, record)
@@ -170,17 +209,18 @@ def read_document(
             _ocr_pages(engine_factory, list(enumerate(pages, start=1)), doc, cache)
         elif container == "pdf":
             layer = pdf_items(data)
-            doc.items, doc.pages = layer.items, layer.pages
+            doc.items, doc.pages, doc.cells = layer.items, layer.pages, dict(layer.cells)
             doc.text_source = TextSource.PDF_TEXT if layer.items else TextSource.OCR
             if layer.page_images:
                 numbered = list(zip(layer.image_page_numbers, layer.page_images, strict=True))
                 _ocr_pages(engine_factory, numbered, doc, cache)
         elif container == "docx":
             layer = docx_items(data)
-            doc.items, doc.pages, doc.text_source = layer.items, 1, TextSource.DOCX
+            doc.items, doc.pages, doc.text_source, doc.cells = layer.items, 1, TextSource.DOCX, dict(layer.cells)
         elif container == "xlsx":
             layer = xlsx_items(data)
             doc.items, doc.pages, doc.text_source = layer.items, layer.pages, TextSource.XLSX
+            doc.cells = dict(layer.cells)
         else:
             findings.append(
                 warning(
@@ -208,6 +248,60 @@ def detect_office(docs: list[ReadDocument], profiles: dict[str, OfficeProfile], 
     return profiles[default]
 
 
+@dataclass
+class Part:
+    """One document inside a file: the whole file, or a run of pages of a scanned stack (申请表, 营业执照,
+    身份证 … scanned into one PDF).  Evidence keeps the file's name and the original page numbers."""
+
+    doc: ReadDocument
+    pages: tuple[int, ...]
+    kind: DocKind
+
+    @property
+    def items(self) -> list[TextItem]:
+        return [it for it in self.doc.items if it.page in self.pages]
+
+
+def _label_hits(text: str, profile: OfficeProfile) -> int:
+    labels = {norm_label(a) for f in profile.fields for a in f.labels} | {norm_label(profile.category_label)}
+    return sum(1 for a in labels if len(a) >= 3 and a in text)
+
+
+def page_kind(items: list[TextItem], profile: OfficeProfile) -> DocKind:
+    """What one page is, by its content only."""
+    text = norm_label("".join(it.text for it in items))
+    return classify_text(text, profile.form_keywords, _label_hits(text, profile))
+
+
+ID_FRONT = ("公民身份号码", "身份号码")
+
+
+def split_parts(doc: ReadDocument, profile: OfficeProfile) -> list[Part]:
+    """Classify each page on its own and cut the file into documents: a page of another kind starts a new
+    document, a page that says nothing (a form's second page, a licence's back) continues the one before,
+    and every ID-card front is a copy of its own."""
+    if doc.kind != DocKind.OTHER or not doc.items:
+        return [Part(doc, tuple(range(1, max(doc.pages, 1) + 1)), doc.kind)]
+    numbers = sorted({it.page for it in doc.items} | set(range(1, doc.pages + 1)))
+    parts: list[Part] = []
+    for number in numbers:
+        items = [it for it in doc.items if it.page == number]
+        kind = page_kind(items, profile) if items else DocKind.OTHER
+        front = kind == DocKind.ID_CARD and any(w in norm_label(it.text) for it in items for w in ID_FRONT)
+        last = parts[-1] if parts else None
+        if last is not None and (
+            kind == DocKind.OTHER
+            or (kind == last.kind and kind != DocKind.ID_CARD)
+            or (kind == DocKind.ID_CARD == last.kind and not front)
+        ):
+            last.pages = (*last.pages, number)
+            continue
+        parts.append(Part(doc, (number,), kind))
+    if len(parts) == 1 and parts[0].kind == DocKind.OTHER:
+        parts[0].kind = name_hint(doc.name) or DocKind.OTHER  # the name only breaks a tie with the content
+    return parts
+
+
 def extract_case(
     files: list[tuple[str, str, bytes]],
     profiles: dict[str, OfficeProfile],
@@ -221,31 +315,28 @@ def extract_case(
     findings: list[Finding] = []
     docs = [read_document(name, sha, data, engine_factory, findings, cache) for name, sha, data in files]
     profile = detect_office(docs, profiles, default_office)
+    parts = [part for doc in docs for part in split_parts(doc, profile)]
     fields: dict[str, Field] = {}
-    form_docs = []
-    for doc in docs:
-        if doc.kind != DocKind.OTHER or not doc.items:
-            continue
-        fx = extract_form(
-            doc.items, profile, doc.name, with_bbox=doc.text_source in (TextSource.OCR, TextSource.PDF_TEXT)
-        )
-        kind = classify_text("".join(it.text for it in doc.items), profile.form_keywords, fx.labels_found)
-        if kind == DocKind.OTHER:
-            kind = name_hint(doc.name) or DocKind.OTHER
-        doc.kind = kind
-        if kind == DocKind.APPLICATION_FORM:
-            if fx.missing and doc.page_images:
-                fx = _second_look(doc, fx, profile, engine_factory)
-            form_docs.append((doc, fx))
-    if len(form_docs) > 1:
+    form_parts: list[tuple[Part, FormExtraction]] = []
+    for part in parts:
+        if part.kind == DocKind.APPLICATION_FORM:
+            fx = _read_form(part, profile)
+            if fx.missing and part.doc.page_images:
+                fx = _second_look(part, fx, profile, engine_factory)
+            form_parts.append((part, fx))
+    if len(form_parts) > 1:
         findings.append(
-            warning("MULTIPLE_FORMS", None, f"案件中有 {len(form_docs)} 份申请表，仅读取第一份：{form_docs[0][0].name}")
+            warning(
+                "MULTIPLE_FORMS",
+                None,
+                f"案件中有 {len(form_parts)} 份申请表，仅读取第一份：{form_parts[0][0].doc.name}",
+            )
         )
-    if form_docs:
-        doc, fx = form_docs[0]
+    if form_parts:
+        part, fx = form_parts[0]
         fields.update(fx.fields)
-        fields.update(_marks(doc))
-        cat = _category(doc, fx, profile)
+        fields.update(_marks(part))
+        cat = _category(part.doc, fx, profile)
         if cat is not None:
             fields["category"] = cat
         elif fx.category_texts:
@@ -254,11 +345,11 @@ def extract_case(
                     "CATEGORY_UNREADABLE",
                     "category",
                     "无法识别申请类别的勾选情况，请人工确认",
-                    Evidence(doc.name, 1, fx.category_box),
+                    Evidence(part.doc.name, fx.category_texts[0].page, fx.category_box),
                 )
             )
     if attachments is not None:
-        fields.update(_attachment_fields(docs, attachments))
+        fields.update(_attachment_fields(parts, attachments))
     fields, repairs = repair_fields(fields)
     findings.extend(repairs)
     fields.update(_der_fields(files, docs))
@@ -267,19 +358,41 @@ def extract_case(
         "ocr_s": sum(d.ocr_seconds for d in docs),
         "ocr_pages": float(sum(len(d.page_images) for d in docs)),
     }
-    documents = [Document(d.name, d.sha256, d.kind, d.pages, d.text_source) for d in docs]
-    if not any(d.kind == DocKind.APPLICATION_FORM for d in docs):
+    documents = [_document(p, sum(1 for q in parts if q.doc is p.doc) > 1) for p in parts]
+    for doc in docs:  # the read documents carry the kind of their (first) part
+        doc.kind = next(p.kind for p in parts if p.doc is doc)
+    if not any(p.kind == DocKind.APPLICATION_FORM for p in parts):
         findings.append(info("NO_APPLICATION_FORM_READ", None, "未在材料中识别到申请表"))
     return profile, Extraction(documents, fields, findings, timings), docs
+
+
+def _document(part: Part, split: bool) -> Document:
+    doc = part.doc
+    pages = len(part.pages) if split else doc.pages
+    return Document(doc.name, doc.sha256, part.kind, pages, doc.text_source, part.pages[0] if split else None)
+
+
+def _read_form(part: Part, profile: OfficeProfile) -> FormExtraction:
+    """The form's fields through its cells where the pages have a table, by rows of text otherwise."""
+    doc = part.doc
+    with_bbox = doc.text_source in (TextSource.OCR, TextSource.PDF_TEXT)
+    items = part.items
+    ruled = [build_page(n, doc.cells[n], items) for n in part.pages if doc.cells.get(n)]
+    if ruled:
+        fx = read_cells(ruled, profile, doc.name, with_bbox)
+        if fx is not None:
+            return fx
+    return extract_form(items, profile, doc.name, with_bbox=with_bbox)
 
 
 SECOND_LOOK_SCALE = 2.0
 
 
 def _second_look(
-    doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile, engine_factory: EngineFactory
+    part: Part, fx: FormExtraction, profile: OfficeProfile, engine_factory: EngineFactory
 ) -> FormExtraction:
     """OCR again, enlarged, the cells whose label was found but whose value the page-level pass missed."""
+    doc = part.doc
     engine = engine_factory()
     added: list[TextItem] = []
     for page, (x0, y0, x1, y1) in fx.missing.values():
@@ -297,15 +410,17 @@ def _second_look(
     if not added:
         return fx
     doc.items.extend(added)
-    return extract_form(doc.items, profile, doc.name)
+    return _read_form(part, profile)
 
 
-def _marks(doc: ReadDocument) -> dict[str, Field]:
+def _marks(part: Part) -> dict[str, Field]:
     """seal_present / signature_present (是/否) from the scan; text layers cannot show them."""
+    doc = part.doc
     out: dict[str, Field] = {}
-    if not doc.page_images:
+    scanned = [n for n in part.pages if n in doc.page_images]
+    if not scanned:
         return out
-    page = max(doc.page_images)  # the promise block with seal and signature ends the form
+    page = max(scanned)  # the promise block with seal and signature ends the form
     img = doc.page_images[page]
     out["seal_present"] = seal_field(img, doc.name, page)
     sig = signature_field(img, doc.items, doc.name, page)
@@ -314,18 +429,19 @@ def _marks(doc: ReadDocument) -> dict[str, Field]:
     return out
 
 
-def _attachment_fields(docs: list[ReadDocument], specs: AttachmentSpecs) -> dict[str, Field]:
+def _attachment_fields(parts: list[Part], specs: AttachmentSpecs) -> dict[str, Field]:
     """Namespaced fields of the licence, ID copies (numbered), product certificate and invoice."""
     out: dict[str, Field] = {}
     others = specs.stop_labels + tuple(a for group in specs.by_kind.values() for f in group for a in f.labels)
     id_copies = 0
-    for doc in docs:
-        group = specs.by_kind.get(str(doc.kind))
-        if not group or not doc.items:
+    for part in parts:
+        group = specs.by_kind.get(str(part.kind))
+        items = part.items
+        if not group or not items:
             continue
-        with_bbox = doc.text_source in (TextSource.OCR, TextSource.PDF_TEXT)
-        found = extract_labeled(doc.items, group, others, doc.name, with_bbox)
-        if doc.kind == DocKind.ID_CARD:
+        with_bbox = part.doc.text_source in (TextSource.OCR, TextSource.PDF_TEXT)
+        found = extract_labeled(items, group, others, part.doc.name, with_bbox)
+        if part.kind == DocKind.ID_CARD:
             id_copies += 1
             found = {k.replace("id_card.", f"id_card.{id_copies}.", 1): v for k, v in found.items()}
         for key, value in found.items():
@@ -334,21 +450,26 @@ def _attachment_fields(docs: list[ReadDocument], specs: AttachmentSpecs) -> dict
 
 
 def _category(doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile) -> Field | None:
+    """The ticked 申请类别: box ink on the scan; a tick glyph in the text (typed ☑/■/√, or a √ the OCR read
+    before the box) where the pixels show no ticked box; never guessed."""
     options = profile.category_options
     if not fx.category_texts:
         return None
     evidence = Evidence(doc.name, fx.category_texts[0].page, fx.category_box)
+    glyphs = category_from_text(fx.category_texts, options)
+    glyph_conf = 0.99 if doc.text_source != TextSource.OCR else min(0.95, min(it.score for it in fx.category_texts))
     page_img = doc.page_images.get(fx.category_texts[0].page)
     if page_img is not None and fx.category_box is not None:
         result = ticked_options(page_img, fx.category_box, fx.category_texts, options)
         if result is not None:
             ticked, _boxes, conf = result
+            if not ticked and glyphs and len(glyphs) == 1:
+                return Field(glyphs[0], glyph_conf, evidence)
             return Field("、".join(ticked), conf if len(ticked) == 1 else min(conf, 0.5), evidence)
-    ticked_txt = category_from_text(fx.category_texts, options)
-    if ticked_txt is None:
+    if glyphs is None:
         return None
-    conf = 0.99 if doc.text_source != TextSource.OCR else 0.8
-    return Field("、".join(ticked_txt), conf if len(ticked_txt) == 1 else 0.5, evidence)
+    conf = glyph_conf if doc.text_source != TextSource.OCR else min(glyph_conf, 0.8)
+    return Field("、".join(glyphs), conf if len(glyphs) == 1 else 0.5, evidence)
 
 
 def _der_fields(files: list[tuple[str, str, bytes]], docs: list[ReadDocument]) -> dict[str, Field]:

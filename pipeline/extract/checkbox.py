@@ -66,32 +66,57 @@ def _char_width(ch: str) -> float:
 BOX_GLYPHS = "□☐☑☒■口"
 
 
-def option_positions(items: list[TextItem], options: tuple[str, ...]) -> dict[str, tuple[float, float]]:
-    """(expected x centre of each option's box, width of one character), CJK/ASCII weighted.
+def option_positions(items: list[TextItem], options: tuple[str, ...]) -> dict[str, tuple[float, float, float]]:
+    """(expected x centre of each option's box, its line's y centre, width of one character), CJK/ASCII
+    weighted.
 
     When OCR read the box as a glyph (□, ☑, 口 …) the box is that character's slot before the word; when
     the word starts its OCR box with no glyph, the detector's box usually began at the (unread) checkbox,
     so the checkbox is the box's first slot."""
-    pos: dict[str, tuple[float, float]] = {}
+    pos: dict[str, tuple[float, float, float]] = {}
     for it in items:
         text = it.text
-        x0, _, x1, _ = it.bbox
+        x0, y0, x1, y1 = it.bbox
         # a box the detector included but the recogniser dropped takes the first slot of the OCR box
         lead = 1.0 if text and text[0] not in BOX_GLYPHS and any(text.startswith(o) for o in options) else 0.0
         unit = (x1 - x0) / ((sum(_char_width(c) for c in text) + lead) or 1.0)
         for opt in options:
-            i = text.find(opt)
+            i = _option_index(text, opt)
             if i < 0 or opt in pos:
                 continue
             start = x0 + unit * (lead + sum(_char_width(c) for c in text[:i]))
-            pos[opt] = (start - unit / 2, unit)
+            pos[opt] = (start - unit / 2, (y0 + y1) / 2, unit)
     return pos
+
+
+def _option_index(text: str, opt: str) -> int:
+    """Where an option is printed as an option: right after a box glyph or at a line's start, not inside
+    the bracketed note of another option (``□注销（…新证书生效后…）`` holds 新 but is not 新办)."""
+    best = -1
+    start = 0
+    while (i := text.find(opt, start)) >= 0:
+        if i == 0 or text[i - 1] in BOX_GLYPHS + TICKED_GLYPHS or text[i - 1] in " \t":
+            return i
+        if best < 0:
+            best = i
+        start = i + 1
+    return best
+
+
+TICKED_GLYPHS = "☑☒■√✓✔×✗✘"
+
+
+def _reading_key(box: TickBox, line_h: float) -> tuple[int, float]:
+    return (round(((box.bbox[1] + box.bbox[3]) / 2) / max(line_h, 1.0)), box.bbox[0])
 
 
 def ticked_options(
     img: Image.Image, region: BBox, items: list[TextItem], options: tuple[str, ...]
 ) -> tuple[list[str], list[TickBox], float] | None:
-    """(ticked options, boxes, confidence) or None when the boxes cannot be paired with the options."""
+    """(ticked options, boxes, confidence) or None when the boxes cannot be paired with the options.
+
+    Options may stand on several lines (杭州: 新办 and 注销 on one, 更新 on the next); boxes and options
+    are paired in reading order, or each option with the nearest box on its own line."""
     if not items:
         return None
     text_h = float(np.median([it.bbox[3] - it.bbox[1] for it in items]))
@@ -105,18 +130,25 @@ def ticked_options(
     widest = max(b.bbox[2] - b.bbox[0] for b in boxes)
     printed = [b for b in boxes if b.bbox[2] - b.bbox[0] >= 0.88 * widest]
     if len(printed) == len(options) == len(pos):
-        for opt, b in zip(sorted(pos, key=lambda o: pos[o][0]), printed, strict=True):
+        by_reading = sorted(pos, key=lambda o: (round(pos[o][1] / max(text_h, 1.0)), pos[o][0]))
+        for opt, b in zip(by_reading, sorted(printed, key=lambda b: _reading_key(b, text_h)), strict=True):
             if b.ticked:
                 ticked.append(opt)
             margins.append(abs(b.ink - INK_TICKED))
         return ticked, boxes, min(1.0, 0.8 + min(margins) * 2)
     used: set[int] = set()
-    for opt, (target, unit) in pos.items():
+    for opt, (target, line_y, unit) in pos.items():
         free = [i for i in range(len(boxes)) if i not in used]
         if not free:
             return None
-        best = min(free, key=lambda i: abs((boxes[i].bbox[0] + boxes[i].bbox[2]) / 2 - target))
-        if abs((boxes[best].bbox[0] + boxes[best].bbox[2]) / 2 - target) > max(unit, text_h) * 1.5:
+
+        def distance(i: int, target: float = target, line_y: float = line_y) -> float:
+            cx = (boxes[i].bbox[0] + boxes[i].bbox[2]) / 2
+            cy = (boxes[i].bbox[1] + boxes[i].bbox[3]) / 2
+            return abs(cx - target) + 3 * abs(cy - line_y)
+
+        best = min(free, key=distance)
+        if distance(best) > max(unit, text_h) * 1.5:
             return None
         used.add(best)
         b = boxes[best]

@@ -37,6 +37,7 @@ class FieldSpec:
     row_of: str | None = None
     below: str | None = None
     optional: bool = False
+    value_at: str = "right"  # where the value cell is: right of the label cell, or below it
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def load_profile(path: Path) -> OfficeProfile:
             row_of=v.get("row_of"),
             below=v.get("below"),
             optional=bool(v.get("optional", False)),
+            value_at=str(v.get("value", "right")),
         )
         for k, v in data["fields"].items()
     )
@@ -432,17 +434,19 @@ UNTICKED = "□☐口"
 
 
 def category_from_text(items: list[TextItem], options: tuple[str, ...]) -> list[str] | None:
-    """Ticked options from glyphs printed before each option (text layers). None when no glyph is found."""
+    """Ticked options from glyphs printed before each option (text layers, or a tick the OCR read): the
+    character before the option, or a tick typed before its box (``√□新办``).  None when no glyph is found."""
     text = "".join(unicodedata.normalize("NFKC", it.text) for it in items)
     text = re.sub(r"\s", "", text)
     found = False
     ticked: list[str] = []
     for opt in options:
         for m in re.finditer(re.escape(opt), text):
-            before = text[m.start() - 1] if m.start() > 0 else ""
-            if before in TICKED:
+            before = text[max(0, m.start() - 2) : m.start()]
+            if before[-1:] in TICKED or (before[-1:] in UNTICKED and before[:1] in TICKED and before[:1]):
                 ticked.append(opt)
                 found = True
-            elif before in UNTICKED:
+                break
+            if before[-1:] in UNTICKED:
                 found = True
     return ticked if found else None

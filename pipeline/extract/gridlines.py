@@ -1,15 +1,22 @@
-"""Text lines of a ruled form from its pixels, so the OCR detector can be skipped.
+"""Text lines and cells of a ruled form from its pixels, so the OCR detector can be skipped.
 
 A 申请表 is a table: its ruling lines are long runs of dark pixels, found with two morphological openings.
 Removing them leaves the text; joining the characters of each line with a short horizontal dilation —
 never across a ruling line, which stays a barrier — gives one connected component per text line.  Those
 boxes go straight to the recogniser (the detector, about half of a full-page OCR call, is not run).
 
+The same rules give the table's **cells**: the regions the rules enclose are the connected components of
+the page without the rules (a merged or spanning cell is simply one larger region).  Regions that touch the
+page's edge are outside the table.
+
 Red seals vanish in the red channel, which is the one binarised; a page without a grid (a photo, a licence
 copy) returns None and is OCR'd the usual way.
 """
 
 from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -19,6 +26,16 @@ from pipeline.models import BBox
 
 MIN_H_LINES = 5  # long horizontal rules a page needs to count as a ruled form
 MIN_V_LINES = 2
+MIN_CELLS = 6  # enclosed regions a page needs to count as a table
+
+
+@dataclass(frozen=True)
+class RuledPage:
+    """What the pixels of a ruled page say: its text-line boxes (reading order) and its cells."""
+
+    lines: list[BBox]
+    cells: list[BBox]
+    unit: int  # about half a character's height, px
 
 
 def _rules(binary: np.ndarray, length: int, axis: int) -> tuple[np.ndarray, int]:
@@ -30,8 +47,88 @@ def _rules(binary: np.ndarray, length: int, axis: int) -> tuple[np.ndarray, int]
     return mask, count
 
 
-def text_lines(img: Image.Image) -> list[BBox] | None:
-    """Boxes (x0, y0, x1, y1) of the text lines of a ruled page, in reading order; None without a grid."""
+def _bridge(mask: np.ndarray, gap: int, axis: int) -> np.ndarray:
+    """Close short breaks along a rule (a photocopied line fades at places) so cells stay enclosed."""
+    size = (gap, 1) if axis == 1 else (1, gap)
+    return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, size))
+
+
+def _cells(grid: np.ndarray, unit: int) -> list[BBox]:
+    """Regions enclosed by the rules: connected components of the non-rule pixels not touching the edge."""
+    height, width = grid.shape
+    free = cv2.bitwise_not(grid)
+    n, _labels, stats, _ = cv2.connectedComponentsWithStats(free, connectivity=4)
+    out: list[BBox] = []
+    min_side = 2 * unit
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if x <= 0 or y <= 0 or x + w >= width or y + h >= height:
+            continue  # outside the table
+        if w < min_side or h < min_side or area < 0.5 * w * h:
+            continue  # a sliver between two close rules, or a ragged non-cell region
+        out.append((float(x), float(y), float(x + w), float(y + h)))
+    return out
+
+
+def _line_boxes(text: np.ndarray, grid: np.ndarray, unit: int) -> list[BBox]:
+    height, width = text.shape
+    # joins the gaps between characters (and the blank half of a full-width comma or bracket), not the
+    # wider one between a label and what is written or signed after it
+    joined = cv2.dilate(text, cv2.getStructuringElement(cv2.MORPH_RECT, (round(1.4 * unit), 3)))
+    joined[grid > 0] = 0  # a ruling line is a barrier: a label never joins the value beside it
+    n, _labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    spans: list[tuple[int, int, int, int]] = []
+    min_h = max(6, unit // 2)
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if h < min_h or w < min_h or area < 3 * min_h * min_h:
+            continue  # speckle, a stroke fragment, noise
+        spans.append((x, y, w, h))
+    if not spans:
+        return []
+    line_h = float(np.median([h for _x, _y, _w, h in spans]))
+    boxes: list[BBox] = []
+    pad = max(3, unit // 3)
+    for x, y, w, h in spans:
+        for y0, y1 in _split_rows(text[y : y + h, x : x + w], line_h):
+            ink = text[y + y0 : y + y1, x : x + w]
+            cols = np.flatnonzero(ink.any(axis=0))
+            rows = np.flatnonzero(ink.any(axis=1))
+            if cols.size == 0 or rows.size == 0:
+                continue
+            bx0, bx1 = x + int(cols[0]), x + int(cols[-1]) + 1
+            by0, by1 = y + y0 + int(rows[0]), y + y0 + int(rows[-1]) + 1
+            if by1 - by0 < min_h // 2:
+                continue
+            box = (max(0, bx0 - pad), max(0, by0 - pad), min(width, bx1 + pad), min(height, by1 + pad))
+            boxes.append((float(box[0]), float(box[1]), float(box[2]), float(box[3])))
+    boxes.sort(key=lambda b: (round((b[1] + b[3]) / 2 / unit), b[0]))
+    return boxes
+
+
+def _split_rows(ink: np.ndarray, line_h: float) -> list[tuple[int, int]]:
+    """Row ranges of the text lines inside one component.  Lines set close together (a label wrapped in a
+    narrow cell, a value above a printed hint) touch after the dilation; they are cut at the emptiest rows
+    between them, so each line reaches the recogniser on its own."""
+    h = ink.shape[0]
+    count = round(h / line_h) if line_h > 0 else 1
+    if count < 2 or h < 1.6 * line_h:
+        return [(0, h)]
+    profile = (ink > 0).sum(axis=1).astype(np.float64)
+    cuts: list[int] = []
+    for k in range(1, count):
+        centre = round(k * h / count)
+        lo, hi = max(1, centre - round(0.35 * line_h)), min(h - 1, centre + round(0.35 * line_h))
+        if hi <= lo:
+            continue
+        window = profile[lo:hi]
+        cuts.append(lo + int(np.argmin(window)))
+    edges = [0, *sorted(set(cuts)), h]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b - a > 0]
+
+
+def analyse(img: Image.Image) -> RuledPage | None:
+    """Text lines and cells of a ruled page; None when the page has no table grid."""
     rgb = np.asarray(img.convert("RGB"))
     red = np.ascontiguousarray(rgb[:, :, 0])
     binary = cv2.threshold(red, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
@@ -40,29 +137,17 @@ def text_lines(img: Image.Image) -> list[BBox] | None:
     vert, n_v = _rules(binary, max(40, height // 40), axis=0)
     if n_h < MIN_H_LINES or n_v < MIN_V_LINES:
         return None
+    unit = max(8, height // 120)  # about half a character's height on an A4 page
     grid = cv2.dilate(cv2.bitwise_or(horiz, vert), np.ones((5, 5), np.uint8))
     text = cv2.bitwise_and(binary, cv2.bitwise_not(grid))
-    unit = max(8, height // 120)  # about half a character's height on an A4 page
-    # joins the gaps between characters (and the blank half of a full-width comma or bracket), not the
-    # wider one between a label and what is written or signed after it
-    joined = cv2.dilate(text, cv2.getStructuringElement(cv2.MORPH_RECT, (round(1.4 * unit), 3)))
-    joined[grid > 0] = 0  # a ruling line is a barrier: a label never joins the value beside it
-    n, _labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
-    boxes: list[BBox] = []
-    min_h = max(6, unit // 2)
-    for i in range(1, n):
-        x, y, w, h, area = (int(v) for v in stats[i])
-        if h < min_h or w < min_h or area < 3 * min_h * min_h:
-            continue  # speckle, a stroke fragment, noise
-        ink = text[y : y + h, x : x + w]
-        cols = np.flatnonzero(ink.any(axis=0))
-        rows = np.flatnonzero(ink.any(axis=1))
-        if cols.size == 0 or rows.size == 0:
-            continue
-        x0, x1 = x + int(cols[0]), x + int(cols[-1]) + 1
-        y0, y1 = y + int(rows[0]), y + int(rows[-1]) + 1
-        pad = max(3, unit // 3)
-        box = (max(0, x0 - pad), max(0, y0 - pad), min(width, x1 + pad), min(height, y1 + pad))
-        boxes.append((float(box[0]), float(box[1]), float(box[2]), float(box[3])))
-    boxes.sort(key=lambda b: (round((b[1] + b[3]) / 2 / unit), b[0]))
-    return boxes
+    closed = cv2.bitwise_or(_bridge(horiz, 2 * unit, axis=1), _bridge(vert, 2 * unit, axis=0))
+    cells = _cells(cv2.dilate(closed, np.ones((5, 5), np.uint8)), unit)
+    if len(cells) < MIN_CELLS:
+        return None
+    return RuledPage(_line_boxes(text, grid, unit), cells, unit)
+
+
+def text_lines(img: Image.Image) -> list[BBox] | None:
+    """Boxes (x0, y0, x1, y1) of the text lines of a ruled page, in reading order; None without a grid."""
+    page = analyse(img)
+    return page.lines if page is not None else None

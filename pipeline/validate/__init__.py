@@ -17,10 +17,10 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, 
 from pipeline.extract.der import parse_certificate
 from pipeline.extract.forms import OfficeProfile
 from pipeline.logsafe import mask_id, mask_phone
-from pipeline.models import DocKind, Document, Field, Finding, Route, Severity, error, warning
+from pipeline.models import DocKind, Document, Evidence, Field, Finding, Route, Severity, TextSource, error, warning
+from pipeline.names import normalise_name
 from pipeline.validate import crossdoc
 from pipeline.validate import identifiers as ids
-from pipeline.validate.crossdoc import normalise_name
 from pipeline.validate.csr import check_csr
 
 FIELD_NAMES_ZH = {
@@ -380,6 +380,29 @@ def _old_certificate_findings(case: CaseInput, category: str | None) -> list[Fin
     return out
 
 
+TEXT_FORMS = (TextSource.DOCX, TextSource.PDF_TEXT, TextSource.XLSX)
+
+
+def _unsealed_form(documents: list[Document], fields: dict[str, Field], profile: OfficeProfile) -> list[Finding]:
+    """A 申请表 sent as a DOCX / text-layer PDF / XLSX carries neither the 公章 nor the signature the seeds
+    require.  Office policy ``unsealed_text_form``: ``review`` (default: a reviewer checks the sealed paper
+    original or a sealed scan) or ``accept`` (the office takes typed forms as they are)."""
+    policy = str(profile.raw.get("unsealed_text_form", "review"))
+    if policy == "accept" or "seal_present" in fields:
+        return []
+    forms = [d for d in documents if d.kind == DocKind.APPLICATION_FORM and d.text_source in TEXT_FORMS]
+    if not forms:
+        return []
+    return [
+        warning(
+            "FORM_NOT_SEALED",
+            "seal_present",
+            f"申请表“{forms[0].name}”为电子文档，无法确认已加盖申请单位公章并签字，请核对盖章签字的原件或扫描件",
+            Evidence(forms[0].name),
+        )
+    ]
+
+
 def _value(fields: dict[str, Field], key: str) -> str | None:
     return fields[key].value if key in fields else None
 
@@ -390,6 +413,7 @@ def validate_case(case: CaseInput) -> tuple[str | None, list[Finding]]:
     findings += _identifier_findings(case.fields)
     findings += _form_findings(case.fields, case.profile, category)
     findings += _materials(case.documents, case.profile, category)
+    findings += _unsealed_form(case.documents, case.fields, case.profile)
     findings += _csr_findings(case, category) if category != "注销" else []
     findings += _old_certificate_findings(case, category)
     findings += crossdoc.consistency(case.fields)

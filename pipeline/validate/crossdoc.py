@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 from pipeline.logsafe import mask_id
 from pipeline.models import Field, Finding, error, warning
+from pipeline.names import normalise_name
 from pipeline.validate.registry import NUMBER_FORMAT, parse_date
 
 DEFAULT_SERVICE_TYPES = (
@@ -21,13 +20,6 @@ DEFAULT_SERVICE_TYPES = (
     "云密码机",
     "密码服务平台",
 )
-
-
-def normalise_name(name: str) -> str:
-    """Compare names after folding full/half width, spaces and bracket styles （）/()."""
-    t = unicodedata.normalize("NFKC", name)
-    t = t.replace("(", "（").replace(")", "）")
-    return re.sub(r"\s", "", t)
 
 
 def _val(fields: dict[str, Field], key: str) -> str | None:

@@ -1,0 +1,275 @@
+"""Form fields from cells: a label is a cell whose whole text is one of the profile's labels (fuzzy, so a
+label wrapped over two lines, or read with one wrong character, is still one label and never leaks into a
+value); its value is the neighbouring cell the profile names (right by default, or below), all of its lines.
+
+Printed hints that share a value cell (``此邮件地址将用于接收数字证书和告知书…``, ``注销业务此项可不填``) are
+cut out, and shaped values (codes, numbers, e-mail) are picked out of the cell's text by their pattern.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from pipeline.extract.cells import Cell, PageCells, below, right_of, same_band
+from pipeline.extract.forms import FieldSpec, FormExtraction, OfficeProfile, TextItem, clean_value, norm_label, shape_ok
+from pipeline.models import BBox, Evidence, Field
+
+MIN_LABEL_CELLS = 5  # label cells a page needs for its cells to be read as the form
+
+
+@dataclass(frozen=True)
+class LabelMatch:
+    key: str  # a field key, or "" for a stop label / section heading
+    score: float
+    rest: str  # text after the label when label and value share a cell
+
+
+def label_score(text: str, alias: str) -> float:
+    """0–100: how well a cell's normalised text is the label ``alias`` (short labels must match exactly)."""
+    if text == alias:
+        return 100.0
+    if len(alias) <= 3:
+        return 0.0
+    # a short label tolerates misread characters only (身份证 is a value, not the label 身份证号)
+    if abs(len(text) - len(alias)) > (0 if len(alias) <= 6 else max(2, len(alias) // 4)):
+        return 0.0
+    score = float(fuzz.ratio(text, alias))
+    need = 80.0 if len(alias) >= 7 else 75.0
+    return score if score >= need else 0.0
+
+
+def _prefix(text: str, alias: str) -> str | None:
+    """The rest of a cell that starts with the label (label and value typed in one cell)."""
+    if len(alias) >= 3 and text.startswith(alias) and len(text) > len(alias):
+        return text[len(alias) :]
+    return None
+
+
+def match_cell(cell: Cell, labels: list[tuple[str, str]]) -> LabelMatch | None:
+    """The best label for a cell: whole-text matches first, then label-at-start (short remainder only)."""
+    text = norm_label(cell.text)
+    if not text:
+        return None
+    best: LabelMatch | None = None
+    for key, alias in labels:
+        score = label_score(text, alias)
+        if score and (best is None or score > best.score):
+            best = LabelMatch(key, score, "")
+    if best is not None:
+        return best
+    for key, alias in sorted(labels, key=lambda kv: len(kv[1]), reverse=True):
+        rest = _prefix(text, alias)
+        if rest is not None and len(rest) <= 40:
+            return LabelMatch(key, 60.0, rest)
+    return None
+
+
+# --------------------------------------------------------------------------- hints and shapes
+
+
+def strip_hints(lines: list[TextItem], hints: tuple[str, ...]) -> list[TextItem]:
+    """Lines of a value cell without the printed hints (a hint may share a line with the typed value)."""
+    out: list[TextItem] = []
+    for it in lines:
+        text = it.text
+        for hint in hints:
+            h = norm_label(hint)
+            if len(h) < 4:
+                continue
+            compact = norm_label(text)
+            if not compact:
+                break
+            align = fuzz.partial_ratio_alignment(h, compact, score_cutoff=80)
+            if align is None or (align.dest_end - align.dest_start) < 0.7 * len(h):
+                continue
+            text = _cut(text, align.dest_start, align.dest_end)
+        if norm_label(text):
+            out.append(TextItem(text, it.bbox, it.score, it.page))
+    return out
+
+
+def _cut(raw: str, start: int, end: int) -> str:
+    """Remove normalised characters [start, end) from ``raw`` (punctuation in between goes with them)."""
+    kept: list[str] = []
+    j = 0
+    for ch in raw:
+        if norm_label(ch):
+            if not start <= j < end:
+                kept.append(ch)
+            j += 1
+        elif not start < j < end:
+            kept.append(ch)
+    return "".join(kept).strip()
+
+
+PICK = {
+    "uscc": re.compile(r"[0-9A-Z]{18}"),
+    "id_number": re.compile(r"\d{17}[\dX]|[A-Z]{3}\d{12}|\d{15}"),
+    "phone": re.compile(r"1\d{10}|0\d{9,11}"),
+    "email": re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"),
+    "product_cert": re.compile(r"[A-Z]{2,3}\d{6,20}"),
+    "algorithm": re.compile(r"SM2|RSA\d*"),
+}
+
+
+def pick_value(shape: str, text: str) -> str:
+    """The field's value out of a cell's text: by pattern for shaped values, else the cleaned text."""
+    pattern = PICK.get(shape)
+    if pattern is None:
+        return clean_value(shape, text)
+    nfkc = unicodedata.normalize("NFKC", text)
+    if shape == "email":
+        found = pattern.findall(re.sub(r"\s", "", nfkc))
+        return found[0].lower() if found else clean_value(shape, text)
+    compact = clean_value(shape, text)
+    found = pattern.findall(compact)
+    if found:
+        return str(max(found, key=len))
+    runs = re.findall(r"[0-9A-Z]+", compact)  # a misread code: its longest run, flagged by shape_ok later
+    return max(runs, key=len) if runs else compact
+
+
+# --------------------------------------------------------------------------- the reader
+
+
+def _labels(profile: OfficeProfile) -> list[tuple[str, str]]:
+    out = [(f.key, norm_label(a)) for f in profile.fields for a in f.labels]
+    out += [("", norm_label(s)) for s in (*profile.stop_labels, profile.category_label)]
+    return [(k, a) for k, a in out if a]
+
+
+def _choose(spec: FieldSpec, cands: list[tuple[Cell, LabelMatch]], anchors: dict[str, Cell]) -> Cell | None:
+    anchor_key = spec.row_of or spec.below
+    if anchor_key:
+        anchor = anchors.get(anchor_key)
+        if anchor is None:
+            return None
+        same_page = [c for c, _m in cands if c.page == anchor.page]
+        if spec.row_of:
+            row = [c for c in same_page if same_band(anchor, c) and c.bbox[0] > anchor.bbox[0]]
+            return min(row, key=lambda c: c.bbox[0]) if row else None
+        under = [c for c in same_page if c.bbox[1] >= anchor.bbox[1] + 0.5 * anchor.height]
+        return min(under, key=lambda c: c.bbox[1]) if under else None
+    if not cands:
+        return None
+    return min(cands, key=lambda cm: (cm[1].rest != "", -cm[1].score, cm[0].page, cm[0].bbox[1]))[0]
+
+
+def read_cells(pages: list[PageCells], profile: OfficeProfile, document: str, with_bbox: bool) -> FormExtraction | None:
+    """The form's fields from its pages' cells; None when the cells do not look like this profile's form."""
+    cells = [c for p in pages for c in p.cells]
+    labels = _labels(profile)
+    matches = {id(c): m for c in cells if (m := match_cell(c, labels)) is not None}
+    label_cells = [c for c in cells if id(c) in matches]
+    if sum(1 for c in label_cells if matches[id(c)].key) < MIN_LABEL_CELLS:
+        return None
+    hints = tuple(profile.raw.get("hints") or ())
+    fields: dict[str, Field] = {}
+    missing: dict[str, tuple[int, BBox]] = {}
+    chosen: dict[str, Cell] = {}
+    used: set[int] = set()
+    ordered = sorted(profile.fields, key=lambda f: f.row_of is not None or f.below is not None)
+    for spec in ordered:
+        keys = {norm_label(a) for a in spec.labels}
+        cands = [
+            (c, m)
+            for c in label_cells
+            if id(c) not in used and (m := matches[id(c)]) and (m.key == spec.key or _any_alias(c, keys, m))
+        ]
+        cell = _choose(spec, cands, chosen)
+        if cell is None:
+            continue
+        chosen[spec.key] = cell
+        used.add(id(cell))
+        value = _value(spec, cell, matches[id(cell)], cells, matches, hints, document, with_bbox)
+        if isinstance(value, Field):
+            fields[spec.key] = value
+        elif value is not None:
+            missing[spec.key] = (cell.page, value)
+    cat_box, cat_items = _category_cell(profile, label_cells, matches, cells)
+    _old_serial(fields, cat_items, document)
+    return FormExtraction(fields, len(label_cells), cat_box, cat_items, missing)
+
+
+def _any_alias(cell: Cell, keys: set[str], m: LabelMatch) -> bool:
+    """A cell matched best to another field's label may still carry this field's label (证件号码 twice)."""
+    if m.rest:
+        return False
+    text = norm_label(cell.text)
+    return any(label_score(text, k) >= m.score for k in keys)
+
+
+def _value(
+    spec: FieldSpec,
+    label: Cell,
+    match: LabelMatch,
+    cells: list[Cell],
+    matches: dict[int, LabelMatch],
+    hints: tuple[str, ...],
+    document: str,
+    with_bbox: bool,
+) -> Field | BBox | None:
+    """The value Field; or the region to read again when the value cell came back empty; or None."""
+    if match.rest:
+        value = pick_value(spec.shape, match.rest)
+        conf = min((it.score for it in label.lines), default=0.0)
+        return _field(spec, value, conf, label.page, label.bbox if with_bbox else None, document)
+    target = below(cells, label) if spec.value_at == "below" else right_of(cells, label) or below(cells, label)
+    if target is None:
+        return None
+    if id(target) in matches and not matches[id(target)].rest:
+        return None  # the next cell is a label: nothing was written in this field
+    lines = strip_hints(list(target.lines), hints)
+    if not lines:
+        return target.bbox  # an empty cell (or only a hint): read again, enlarged
+    value = pick_value(spec.shape, "".join(it.text for it in lines))
+    conf = min(it.score for it in lines)
+    bbox = _union([it.bbox for it in lines]) if with_bbox else None
+    return _field(spec, value, conf, target.page, bbox, document)
+
+
+def _field(spec: FieldSpec, value: str, conf: float, page: int, bbox: BBox | None, document: str) -> Field | None:
+    if not value:
+        return None
+    if not shape_ok(spec.shape, value):
+        conf = min(conf, 0.5)
+    return Field(value, conf, Evidence(document, page, bbox))
+
+
+def _union(boxes: list[BBox]) -> BBox:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _category_cell(
+    profile: OfficeProfile, label_cells: list[Cell], matches: dict[int, LabelMatch], cells: list[Cell]
+) -> tuple[BBox | None, list[TextItem]]:
+    target = norm_label(profile.category_label)
+    cat = [c for c in label_cells if label_score(norm_label(c.text), target) or norm_label(c.text).startswith(target)]
+    if not cat:
+        return None, []
+    label = min(cat, key=lambda c: (c.page, c.bbox[1]))
+    rest = matches[id(label)].rest
+    if rest and norm_label(label.text).startswith(target):
+        return label.bbox, list(label.lines)
+    options = right_of(cells, label)
+    if options is None or not options.lines:
+        return None, []
+    return options.bbox, list(options.lines)
+
+
+SERIAL = re.compile(r"序号[:：]?\s*([0-9A-Fa-f]{6,40})")
+
+
+def _old_serial(fields: dict[str, Field], items: list[TextItem], document: str) -> None:
+    if "old_cert_serial" in fields or not items:
+        return
+    text = "".join(unicodedata.normalize("NFKC", it.text) for it in items).replace(" ", "")
+    m = SERIAL.search(text)
+    if m:
+        fields["old_cert_serial"] = Field(
+            m.group(1).upper(), min(it.score for it in items), Evidence(document, items[0].page, None)
+        )
