@@ -1,0 +1,134 @@
+"""Phone photos of a page are found, warped flat and evened out, so they read like a scan.
+
+The photos are synthetic (bench/photo.py ``synthetic_photo``): the committed 申请表 scan, or the ID copy
+cropped to an ID card's shape, seen by a pinhole camera tilted up to 25° on a textured brown desk in a
+12-megapixel frame, under a light gradient, a vignette and a soft shadow, saved as JPEG quality 85.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conftest import SAMPLES, truth
+from photo import corner_error, synthetic_photo
+from PIL import Image
+
+from pipeline.extract.gridlines import text_lines
+from pipeline.extract.photo import (
+    PhotoResult,
+    find_page_quad,
+    flatten_light,
+    looks_like_photo,
+    prepare_photo,
+    rectify,
+)
+
+FORM = SAMPLES / "xiamen-new-scan" / "申请表.jpg"
+ID_COPY = SAMPLES / "xiamen-new-scan" / "法定代表人身份证.jpg"
+TOLERANCE = 0.015  # of the frame's diagonal
+ID_CARD_RATIO = 85.6 / 54
+
+
+@pytest.fixture(scope="module")
+def form() -> Image.Image:
+    return Image.open(FORM).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def photos(form: Image.Image) -> list[tuple[Image.Image, np.ndarray]]:
+    """Three photos of the form: landscape and portrait frames, near and far."""
+    rng = np.random.default_rng(20260)
+    return [
+        synthetic_photo(form, rng, frame=(4000, 3000), area=0.45),
+        synthetic_photo(form, rng, frame=(3000, 4000), area=0.6),
+        synthetic_photo(form, rng, frame=(4000, 3000), area=0.28),
+    ]
+
+
+@pytest.fixture(scope="module")
+def prepared(photos: list[tuple[Image.Image, np.ndarray]]) -> list[PhotoResult]:
+    results = [prepare_photo(photo) for photo, _truth in photos]
+    assert all(r is not None for r in results)
+    return [r for r in results if r is not None]
+
+
+def test_a_photo_is_told_from_a_scan(form: Image.Image, photos: list[tuple[Image.Image, np.ndarray]]) -> None:
+    assert all(looks_like_photo(photo) for photo, _truth in photos)
+    assert not looks_like_photo(form)
+    assert not looks_like_photo(form.rotate(2.5, fillcolor="black"))  # a skewed scan's thin dark corners
+    assert not looks_like_photo(form.rotate(-1.5, fillcolor="white"))
+    assert prepare_photo(form) is None  # the caller takes the usual path
+
+
+def test_the_page_corners_are_found(photos: list[tuple[Image.Image, np.ndarray]]) -> None:
+    for photo, true_corners in photos:
+        quad = find_page_quad(photo)
+        assert quad is not None and quad.shape == (4, 2) and quad.dtype == np.float32
+        assert corner_error(quad, true_corners, photo.size) < TOLERANCE
+        assert np.allclose(quad, true_corners, atol=TOLERANCE * np.hypot(*photo.size))  # in order tl tr br bl
+
+
+def test_the_flat_page_is_a4_at_200_dpi_and_keeps_its_grid(prepared: list[PhotoResult]) -> None:
+    for result in prepared:
+        assert abs(result.image.width - 1654) <= 2 and abs(result.image.height - 2339) <= 2
+        lines = text_lines(result.image)
+        assert lines is not None and len(lines) >= 25
+        assert set(result.seconds) == {"detect", "rectify", "flatten", "total"}
+
+
+def test_the_light_is_evened_out_and_the_seal_stays_red(form: Image.Image, prepared: list[PhotoResult]) -> None:
+    for result in prepared:
+        grey = np.asarray(result.image.convert("L"))
+        height, width = grey.shape
+        # paper is white in every corner of the page, whatever the gradient, vignette and shadow did
+        for y, x in ((0.05, 0.1), (0.05, 0.9), (0.95, 0.1), (0.95, 0.9), (0.5, 0.03), (0.5, 0.97)):
+            patch = grey[int(y * height) - 20 : int(y * height) + 20, int(x * width) - 20 : int(x * width) + 20]
+            assert np.percentile(patch, 75) >= 225, (y, x)
+        assert _red_pixels(result.image) > 0.4 * _red_pixels(form)
+
+
+def _red_pixels(img: Image.Image) -> int:
+    rgb = np.asarray(img.convert("RGB")).astype(np.int16)
+    return int(np.count_nonzero(rgb[:, :, 0] - np.maximum(rgb[:, :, 1], rgb[:, :, 2]) > 60))
+
+
+def test_a_card_photographed_sideways_is_found() -> None:
+    card = Image.open(ID_COPY).convert("RGB").crop((0, 0, 1654, 1044))  # the copy cut to an ID card's shape
+    rng = np.random.default_rng(4)
+    photo, true_corners = synthetic_photo(card, rng, frame=(4000, 3000), area=0.2, roll=90)
+    assert looks_like_photo(photo)
+    result = prepare_photo(photo)
+    assert result is not None
+    assert corner_error(result.quad, true_corners, photo.size) < TOLERANCE
+    # portrait as photographed (not turned back), at an ID card's ratio, not blown up beyond 2x
+    assert result.image.height > result.image.width
+    assert abs(result.image.height / result.image.width - ID_CARD_RATIO) < 0.01
+    quad_long = max(np.linalg.norm(result.quad[i] - result.quad[(i + 1) % 4]) for i in range(4))
+    assert max(result.image.size) <= 2 * quad_long + 1
+
+
+def test_rectify_and_flatten_work_alone(photos: list[tuple[Image.Image, np.ndarray]]) -> None:
+    photo, true_corners = photos[0]
+    page = rectify(photo, true_corners, target_long_side=1169)
+    assert abs(page.height - 1169) <= 1 and abs(page.width - 827) <= 1
+    flat = flatten_light(page)
+    assert flat.size == page.size and flat.mode == "RGB"
+
+
+def test_a_desk_without_a_page_has_no_quad() -> None:
+    rng = np.random.default_rng(3)
+    desk = rng.normal(110, 20, (750, 1000, 3)).clip(0, 255).astype(np.uint8)
+    empty = Image.fromarray(desk).resize((4000, 3000))
+    assert find_page_quad(empty) is None
+    assert prepare_photo(empty) is None
+
+
+@pytest.mark.slow
+def test_ocr_reads_the_credit_code_from_the_flattened_photo(prepared: list[PhotoResult]) -> None:
+    from pipeline.extract.ocr import get_engine
+
+    page = get_engine().recognize(prepared[0].image)
+    texts = [re.sub(r"\s", "", box.text) for box in page.boxes]
+    assert truth("xiamen-new-scan")["org_code"] in texts
