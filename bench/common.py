@@ -20,3 +20,15 @@ def generator() -> ModuleType:
     sys.modules["sample_generator"] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def office_renderer() -> ModuleType:
+    """samples/office_render.py (the word-processor renderer: DOCX → LibreOffice PDF → scans, photos), loaded once."""
+    if "office_render" in sys.modules:
+        return sys.modules["office_render"]
+    spec = importlib.util.spec_from_file_location("office_render", REPO / "samples" / "office_render.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["office_render"] = mod
+    spec.loader.exec_module(mod)
+    return mod

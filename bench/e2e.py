@@ -1,6 +1,11 @@
 """End-to-end benchmark: a mixed batch (scans and text layers, clean and defective) through `process`.
 
     python bench/e2e.py --cases 100 [--seed 5] [--no-prefect]
+    python bench/e2e.py --renderer office --cases 24 --no-prefect   # forms typed, printed by LibreOffice, scanned
+
+``--renderer office`` builds the batch with samples/office_render.py (every variant, both offices, 新办 with
+all attachments, one case in four with one defect); clean cases must be issued without review and no
+defective case may be issued.
 
 Runs the batch twice on fresh homes — the stage functions in a plain loop, then the Prefect
 ``process_batch`` flow (ephemeral server) — and prints cases/min, OCR seconds per page, seconds per
@@ -25,7 +30,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from common import generator  # noqa: E402
+from common import generator, office_renderer  # noqa: E402
 
 from pipeline.config import load_settings, prepare_prefect_env  # noqa: E402
 from pipeline.validate.registry import read_registry  # noqa: E402
@@ -68,6 +73,16 @@ def build(root: Path, n: int, seed: int) -> list[dict]:
     return rows
 
 
+def build_office(root: Path, n: int, seed: int) -> list[dict]:
+    """Office-rendered 新办 cases with every attachment; about one in four with one defect."""
+    office = office_renderer()
+    specs = office.default_specs(n, seed, attachments_every=1, defects=0.25, prefix="e2e")
+    for spec in specs:
+        spec.category = "新办"
+    made, _timing = office.build(specs, root, seed)  # writes root/cases, root/truth, root/registry.csv
+    return [{"name": m["name"], "kind": m["variant"], "defect": m["truth"]["defect"]} for m in made]
+
+
 def run(root: Path, home: Path, prefect: bool) -> tuple[list[dict], float]:
     settings = load_settings(home, use_prefect=prefect)
     if prefect:
@@ -86,11 +101,14 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=100)
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--no-prefect", action="store_true", help="skip the Prefect run (no overhead figure)")
+    ap.add_argument("--renderer", choices=["generator", "office"], default="generator")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cert-intake-e2e-"))
     prepare_prefect_env(load_settings(work / "home-prefect"))  # before Prefect is first imported
     t0 = time.perf_counter()
-    made = build(work, args.cases, args.seed)
+    made = (
+        build_office(work, args.cases, args.seed) if args.renderer == "office" else build(work, args.cases, args.seed)
+    )
     gen_s = time.perf_counter() - t0
     results, plain_s = run(work, work / "home-plain", prefect=False)
     prefect_s = None
@@ -110,7 +128,7 @@ def main() -> None:
 
     summary = {
         "cases": len(results),
-        "scans": sum(m["kind"] == "jpg" for m in made),
+        "scans": sum(m["kind"] == "jpg" or m["kind"].startswith(("scan", "stack", "photo")) for m in made),
         "defective": sum(1 for m in made if m["defect"]),
         "generate_s": round(gen_s, 1),
         "plain_s": round(plain_s, 1),
@@ -124,6 +142,7 @@ def main() -> None:
         else None,
         "clean_issued": f"{clean_ok}/{sum(1 for m in made if not m['defect'])}",
         "defective_to_review": f"{defect_ok}/{sum(1 for m in made if m['defect'])}",
+        "defective_issued": sum(1 for m in made if m["defect"] and by_name[m["name"]]["status"] == "issued"),
         "prefect_s": round(prefect_s, 1) if prefect_s else None,
         "prefect_overhead_ratio": round(prefect_s / plain_s, 3) if prefect_s else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
