@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from PIL import Image
+from rapidfuzz import fuzz
 
 from pipeline.extract import der, gridlines, images
 from pipeline.extract.cellform import read_cells
 from pipeline.extract.cells import build_page
-from pipeline.extract.checkbox import ticked_options
+from pipeline.extract.checkbox import slot_ticks, ticked_options
 from pipeline.extract.classify import classify_der, classify_text, name_hint, sniff
 from pipeline.extract.forms import (
+    TICKED,
     AttachmentSpecs,
     FormExtraction,
     OfficeProfile,
@@ -240,12 +242,23 @@ def read_document(
     return doc
 
 
+TITLE_MATCH = 85.0
+
+
 def detect_office(docs: list[ReadDocument], profiles: dict[str, OfficeProfile], default: str) -> OfficeProfile:
-    text = "".join(norm_label(it.text) for d in docs for it in d.items)
+    """The office whose form title the case's text carries, best fuzzy match of a line against each
+    profile's long keywords (a title read with a wrong character still names its office)."""
+    lines = [norm_label(it.text) for d in docs for it in d.items]
+    text = "".join(lines)
+    best, best_score = profiles[default], 0.0
     for profile in profiles.values():
-        if any(norm_label(k) in text for k in profile.form_keywords if len(norm_label(k)) > 8):
-            return profile
-    return profiles[default]
+        for keyword in (norm_label(k) for k in profile.form_keywords):
+            if len(keyword) <= 8:
+                continue
+            score = 100.0 if keyword in text else max((fuzz.ratio(keyword, line) for line in lines), default=0.0)
+            if score > best_score:
+                best, best_score = profile, score
+    return best if best_score >= TITLE_MATCH else profiles[default]
 
 
 @dataclass
@@ -457,14 +470,25 @@ def _category(doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile) -> 
         return None
     evidence = Evidence(doc.name, fx.category_texts[0].page, fx.category_box)
     glyphs = category_from_text(fx.category_texts, options)
-    glyph_conf = 0.99 if doc.text_source != TextSource.OCR else min(0.95, min(it.score for it in fx.category_texts))
+    marked = [it.score for it in fx.category_texts if any(g in it.text for g in TICKED)] or [0.0]
+    glyph_conf = 0.99 if doc.text_source != TextSource.OCR else min(0.95, min(marked))
     page_img = doc.page_images.get(fx.category_texts[0].page)
     if page_img is not None and fx.category_box is not None:
         result = ticked_options(page_img, fx.category_box, fx.category_texts, options)
+        slots = slot_ticks(page_img, fx.category_texts, options)
         if result is not None:
             ticked, _boxes, conf = result
-            if not ticked and glyphs and len(glyphs) == 1:
+            if slots is not None and slots[0] and slots[0] != ticked:  # box contours and slot ink disagree
+                if len(slots[0]) == 1 and (not ticked or slots[0] == glyphs):
+                    return Field(slots[0][0], min(slots[1], 0.85 if slots[0] != glyphs else 0.95), evidence)
+                conf = min(conf, 0.5)
+            elif not ticked and glyphs and len(glyphs) == 1:
                 return Field(glyphs[0], glyph_conf, evidence)
+            return Field("、".join(ticked), conf if len(ticked) == 1 else min(conf, 0.5), evidence)
+        if slots is not None and slots[0]:  # no clean box contour: a pen tick across the box
+            ticked, conf = slots[0], min(slots[1], 0.92)
+            if glyphs and glyphs != ticked:
+                conf = min(conf, 0.5)
             return Field("、".join(ticked), conf if len(ticked) == 1 else min(conf, 0.5), evidence)
     if glyphs is None:
         return None

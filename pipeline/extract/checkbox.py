@@ -157,3 +157,60 @@ def ticked_options(
         margins.append(abs(b.ink - INK_TICKED))
     confidence = min(1.0, 0.8 + min(margins) * 2) if margins else 0.0
     return ticked, boxes, confidence
+
+
+def _slot_positions(items: list[TextItem], options: tuple[str, ...]) -> dict[str, tuple[float, float, float]]:
+    """(x centre of each option's box slot, its line's y centre, one character's width).
+
+    A CJK character is about as wide as its line is tall, so the unit comes from the line's height, not
+    from its width (the blanks typed between options would stretch a width-based unit).  An option at the
+    start of its OCR line has its box at the line's left edge; one further in is counted back from the
+    line's right end, which has no such blanks."""
+    pos: dict[str, tuple[float, float, float]] = {}
+    for it in items:
+        text = it.text
+        x0, y0, x1, y1 = it.bbox
+        unit = max(1.0, (y1 - y0) * 0.8)
+        for opt in options:
+            i = _option_index(text, opt)
+            if i < 0 or opt in pos:
+                continue
+            glyph = i > 0 and text[i - 1] in BOX_GLYPHS + TICKED_GLYPHS
+            if i == 0 or (i == 1 and glyph):  # the line box starts at the box, read or not
+                centre = x0 + unit * 0.5
+            else:
+                after = sum(_char_width(c) for c in text[i:])
+                centre = x1 - unit * (after + 0.5)
+            pos[opt] = (centre, (y0 + y1) / 2, unit)
+    return pos
+
+
+def slot_ticks(img: Image.Image, items: list[TextItem], options: tuple[str, ...]) -> tuple[list[str], float] | None:
+    """Ticked options from the ink at each option's box slot, compared with the other options' slots.
+
+    A pen tick rarely stays inside its box: it crosses the outline (so the box is no longer a clean square
+    contour) or stands just beside it.  Each option's slot — the character cell before its word, widened a
+    little — is measured, and the option whose slot holds clearly more ink than the others is the ticked
+    one.  None when an option's position is unknown."""
+    pos = _slot_positions(items, options)
+    if len(pos) != len(options):
+        return None
+    grey = np.asarray(img.convert("L"))
+    binary = grey < 128
+    inks: dict[str, float] = {}
+    for opt, (cx, cy, unit) in pos.items():
+        half = 0.35 * unit  # inside the box: an empty box has no ink there, its outline stays outside
+        x0, x1 = int(max(0, cx - half)), int(min(img.width, cx + half))
+        y0, y1 = int(max(0, cy - half)), int(min(img.height, cy + half))
+        region = binary[y0:y1, x0:x1]
+        inks[opt] = float(region.mean()) if region.size else 0.0
+    ranked = sorted(inks, key=lambda o: inks[o], reverse=True)
+    top = inks[ranked[0]]
+    base = float(np.median([inks[o] for o in ranked[1:]])) if len(ranked) > 1 else 0.0
+    if top < 0.15 or top < 2 * base + 0.05:
+        return [], 0.5
+    second = inks[ranked[1]] if len(ranked) > 1 else 0.0
+    if second >= 2 * base + 0.05 and second >= 0.15 and second > 0.7 * top:
+        return ranked[:2], 0.5  # two slots inked alike: two ticks, or a stray stroke
+    margin = (top - max(second, base)) / max(top, 1e-6)
+    return [ranked[0]], min(0.99, 0.75 + margin * 0.4)

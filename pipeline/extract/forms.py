@@ -205,7 +205,9 @@ def clean_value(shape: str, text: str) -> str:
         return m.group(0) if m else t
     if shape == "algorithm":
         return re.sub(r"\s", "", t).upper()
-    if shape in ("name", "person", "id_type"):
+    if shape == "name":  # registered Chinese names use full-width brackets: （集团）, （厦门）
+        return re.sub(r"\s", "", t).replace("(", "（").replace(")", "）")
+    if shape in ("person", "id_type"):
         return re.sub(r"\s", "", t)
     if shape == "amount":
         m = re.search(r"\d[\d,]*(?:\.\d{1,2})?", t)
@@ -442,11 +444,12 @@ def category_from_text(items: list[TextItem], options: tuple[str, ...]) -> list[
     ticked: list[str] = []
     for opt in options:
         for m in re.finditer(re.escape(opt), text):
-            before = text[max(0, m.start() - 2) : m.start()]
-            if before[-1:] in TICKED or (before[-1:] in UNTICKED and before[:1] in TICKED and before[:1]):
+            last = text[m.start() - 1] if m.start() >= 1 else ""
+            first = text[m.start() - 2] if m.start() >= 2 else ""
+            if (last and last in TICKED) or (last and last in UNTICKED and first and first in TICKED):
                 ticked.append(opt)
                 found = True
                 break
-            if before[-1:] in UNTICKED:
+            if last and last in UNTICKED:
                 found = True
     return ticked if found else None

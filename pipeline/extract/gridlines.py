@@ -76,22 +76,23 @@ def _line_boxes(text: np.ndarray, grid: np.ndarray, unit: int) -> list[BBox]:
     # wider one between a label and what is written or signed after it
     joined = cv2.dilate(text, cv2.getStructuringElement(cv2.MORPH_RECT, (round(1.4 * unit), 3)))
     joined[grid > 0] = 0  # a ruling line is a barrier: a label never joins the value beside it
-    n, _labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
-    spans: list[tuple[int, int, int, int]] = []
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    spans: list[tuple[int, int, int, int, int]] = []
     min_h = max(6, unit // 2)
     for i in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[i])
         if h < min_h or w < min_h or area < 3 * min_h * min_h:
             continue  # speckle, a stroke fragment, noise
-        spans.append((x, y, w, h))
+        spans.append((i, x, y, w, h))
     if not spans:
         return []
-    line_h = float(np.median([h for _x, _y, _w, h in spans]))
+    line_h = float(np.median([h for _i, _x, _y, _w, h in spans]))
     boxes: list[BBox] = []
     pad = max(3, unit // 3)
-    for x, y, w, h in spans:
-        for y0, y1 in _split_rows(text[y : y + h, x : x + w], line_h):
-            ink = text[y + y0 : y + y1, x : x + w]
+    for i, x, y, w, h in spans:
+        own = np.where(labels[y : y + h, x : x + w] == i, text[y : y + h, x : x + w], 0)  # this line's ink only
+        for y0, y1 in _split_rows(own, line_h):
+            ink = own[y0:y1]
             cols = np.flatnonzero(ink.any(axis=0))
             rows = np.flatnonzero(ink.any(axis=1))
             if cols.size == 0 or rows.size == 0:

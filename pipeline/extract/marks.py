@@ -60,17 +60,25 @@ def grey_seal(img: Image.Image) -> BBox | None:
     return (x - r, top + y - r, x + r, top + y + r)
 
 
+SIGNATURE_INK = 140  # grey level below which a pixel is pen ink (a thin or blue-black signature included)
+
+
 def signature_field(img: Image.Image, items: list[TextItem], document: str, page: int) -> Field | None:
-    """Ink to the right of the 签字 label (red seal pixels are not ink)."""
-    label = next((it for it in items if it.page == page and norm_label(it.text).endswith("签字")), None)
+    """Ink to the right of the 签字 label (red seal pixels are not ink).  The OCR line may run on past the
+    label (``签字：许欣``): the area starts where 签字 ends inside it."""
+    label = next((it for it in items if it.page == page and "签字" in norm_label(it.text)), None)
     if label is None:
         return None
-    _x0, y0, x1, y1 = label.bbox
+    x0, y0, x1, y1 = label.bbox
+    text = norm_label(label.text)
+    end = text.index("签字") + 2
+    if end < len(text):
+        x1 = x0 + (x1 - x0) * end / len(text)
     h = y1 - y0
     box = (int(x1), int(max(0, y0 - h)), int(min(img.width, x1 + 12 * h)), int(min(img.height, y1 + h)))
     crop = img.convert("RGB").crop(box)
     grey = np.asarray(crop.convert("L"))
-    ink = (grey < 110) & ~red_mask(crop)
+    ink = (grey < SIGNATURE_INK) & ~red_mask(crop)
     share = float(ink.mean()) if ink.size else 0.0
     value = "是" if share >= INK_MIN_SHARE else "否"
     conf = min(0.99, 0.8 + abs(share - INK_MIN_SHARE) * 10)
