@@ -110,6 +110,7 @@ def serve(
         for t in threads:
             t.join(timeout=30)
         app.state.pool.shutdown(wait=True)
+        app.state.login_pool.shutdown(wait=False, cancel_futures=True)
         if prefect_server is not None:
             prefect_server.terminate()
             try:

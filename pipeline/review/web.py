@@ -14,6 +14,8 @@ Banners (``?msg=`` / ``?ok=``) are shown only with the app's signature, so a lin
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
 import io
@@ -68,6 +70,7 @@ STATUS_ZH = {
     "failed": "处理失败",
 }
 SEVERITY_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
+LOGIN_THREADS = 2  # password checks at once
 
 
 # documents whose page images a role without see_personal may look at (with personal fields blacked out)
@@ -124,6 +127,10 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
 
     carry_on = runner or (lambda case_id: pool.submit(_run, case_id))
     app.state.pool = pool
+    # password checks (argon2: CPU and 64 MiB each) on threads of their own: a flood of logins queues here
+    # and never takes the threads that serve the pages
+    login_pool = ThreadPoolExecutor(max_workers=LOGIN_THREADS, thread_name_prefix="review-login")
+    app.state.login_pool = login_pool
     banner_key = secrets.token_bytes(32)  # signs ?msg= / ?ok= banners of this process
 
     def _sign(kind: str, text: str) -> str:
@@ -213,7 +220,8 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
         delay = await anyio.to_thread.run_sync(auth.account_delay, ctx.store, name)
         if delay:
             await anyio.sleep(delay)
-        result = await anyio.to_thread.run_sync(auth.login, ctx.store, name, password, address)
+        check = functools.partial(auth.login, ctx.store, name, password, address)
+        result = await asyncio.get_running_loop().run_in_executor(login_pool, check)
         if result.token is None:
             return RedirectResponse("/login?" + banner_query("msg", result.message), status_code=303)
         nxt = form.get("next", "/")
@@ -324,8 +332,8 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
         """Session, role and CSRF checks, then the action; a refusal is shown on the case page."""
         w, form = await checked(request, permission)
         case_or_404(case_id)
-        try:
-            message = do(w.actor, case_id, form)
+        try:  # validation, notices, merges: on a worker thread, not on the event loop
+            message = await anyio.to_thread.run_sync(do, w.actor, case_id, form)
         except ActionRefused as exc:
             return RedirectResponse(f"/cases/{case_id}?" + banner_query("msg", str(exc)), status_code=303)
         if carry:
