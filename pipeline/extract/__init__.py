@@ -32,6 +32,7 @@ from pipeline.extract.forms import (
 )
 from pipeline.extract.marks import seal_field, signature_field
 from pipeline.extract.ocr import LineRecognizer, OcrEngine, OcrPage
+from pipeline.extract.photo import prepare_photo
 from pipeline.extract.repair import repair_fields
 from pipeline.extract.textlayer import TextLayerError, docx_items, pdf_items, xlsx_items
 from pipeline.models import (
@@ -50,7 +51,7 @@ from pipeline.models import (
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], OcrEngine]
-OCR_CACHE_VERSION = "3"  # bump when image preparation or OCR post-processing changes
+OCR_CACHE_VERSION = "4"  # bump when image preparation or OCR post-processing changes
 
 
 class OcrCache(Protocol):
@@ -140,12 +141,19 @@ def _read_page(engine: OcrEngine, img: Image.Image) -> tuple[PageRead, float]:
     return best, seconds
 
 
+def _flat(img: Image.Image) -> Image.Image:
+    """A phone photo of a page becomes the flat page (perspective undone, light evened out); a scan stays."""
+    photo = prepare_photo(img)
+    return photo.image if photo is not None else img
+
+
 def _ocr_pages(
     engine_factory: EngineFactory,
     pages: list[tuple[int, Image.Image]],
     doc: ReadDocument,
     cache: OcrCache | None = None,
 ) -> None:
+    pages = [(number, _flat(img)) for number, img in pages]
     engine = engine_factory()
     key = f"{engine.name}/{OCR_CACHE_VERSION}"
     cached = {int(p["page"]): p for p in (cache.get(doc.sha256, key) or [])} if cache is not None else {}

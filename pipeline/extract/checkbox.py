@@ -124,6 +124,10 @@ def ticked_options(
     pos = option_positions(items, options)
     if not boxes or not pos:
         return None
+    paired = _pair_by_slot(boxes, items, options)
+    if paired is not None:
+        margin = min(abs(b.ink - INK_TICKED) for _opt, b in paired)
+        return [opt for opt, b in paired if b.ticked], boxes, min(1.0, 0.8 + margin * 2)
     ticked: list[str] = []
     margins: list[float] = []
     # printed checkboxes all have one size; glyphs such as 口 or 日 inside the text are a little smaller
@@ -183,6 +187,33 @@ def _slot_positions(items: list[TextItem], options: tuple[str, ...]) -> dict[str
                 centre = x1 - unit * (after + 0.5)
             pos[opt] = (centre, (y0 + y1) / 2, unit)
     return pos
+
+
+def _pair_by_slot(
+    boxes: list[TickBox], items: list[TextItem], options: tuple[str, ...]
+) -> list[tuple[str, TickBox]] | None:
+    """Each option with the square nearest its box slot (a square-looking character elsewhere on the line,
+    such as 口 in 号, is never an option's box); None unless every option has its own square nearby."""
+    pos = _slot_positions(items, options)
+    if len(pos) != len(options):
+        return None
+    out: list[tuple[str, TickBox]] = []
+    used: set[int] = set()
+    for opt, (cx, cy, unit) in pos.items():
+
+        def distance(i: int, cx: float = cx, cy: float = cy) -> float:
+            b = boxes[i].bbox
+            return float(np.hypot((b[0] + b[2]) / 2 - cx, (b[1] + b[3]) / 2 - cy))
+
+        free = [i for i in range(len(boxes)) if i not in used]
+        if not free:
+            return None
+        best = min(free, key=distance)
+        if distance(best) > 0.9 * unit:
+            return None
+        used.add(best)
+        out.append((opt, boxes[best]))
+    return out
 
 
 def slot_ticks(img: Image.Image, items: list[TextItem], options: tuple[str, ...]) -> tuple[list[str], float] | None:

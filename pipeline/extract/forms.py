@@ -116,7 +116,16 @@ def load_attachment_specs(forms_dir: Path) -> AttachmentSpecs:
     data = yaml.safe_load((forms_dir / ATTACHMENTS_FILE).read_text(encoding="utf-8"))
     stop = tuple(data.pop("stop_labels", []))
     by_kind = {
-        kind: tuple(FieldSpec(key=k, labels=tuple(v["labels"]), shape=v.get("shape", "text")) for k, v in spec.items())
+        kind: tuple(
+            FieldSpec(
+                key=k,
+                labels=tuple(v["labels"]),
+                shape=v.get("shape", "text"),
+                row_of=v.get("row_of"),
+                below=v.get("below"),
+            )
+            for k, v in spec.items()
+        )
         for kind, spec in data.items()
     }
     return AttachmentSpecs(by_kind, stop)
@@ -225,6 +234,7 @@ SHAPES = {
     "years": re.compile(r"^\d{1,2}$"),
     "product_cert": re.compile(r"^[A-Z]{2,3}\d{6,20}$"),
     "algorithm": re.compile(r"^(SM2|RSA\d*)$"),
+    "amount": re.compile(r"^\d+(?:\.\d{1,2})?$"),
 }
 
 
@@ -259,15 +269,16 @@ def extract_labeled(
     label_ids = {id(it) for it in label_items}
     by_key = {f.key: f for f in specs}
 
-    hits: dict[str, LabelHit] = {}
+    hits: dict[str, list[LabelHit]] = {}
     ordered = sorted(specs, key=lambda f: f.row_of is not None or f.below is not None)
     for spec in ordered:
         candidates = [h for h in (_match_label(it, spec.labels) for it in items) if h is not None]
         anchor_key = spec.row_of or spec.below
         if anchor_key:
-            anchor = hits.get(anchor_key)
-            if anchor is None:
+            anchors = hits.get(anchor_key)
+            if not anchors:
                 continue
+            anchor = anchors[0]
             if spec.row_of:
                 candidates = [
                     h
@@ -275,35 +286,94 @@ def extract_labeled(
                     if same_row(anchor.label_box, h.label_box) and h.label_box[0] > anchor.label_box[0]
                 ]
             else:
-                candidates = [
-                    h for h in candidates if _cy(h.label_box) > _cy(anchor.label_box) + _h(anchor.label_box) * 0.5
-                ]
-                candidates.sort(key=lambda h: _cy(h.label_box))
+                h0 = _h(anchor.label_box)
+                candidates = [h for h in candidates if _cy(h.label_box) > _cy(anchor.label_box) + h0 * 0.5]
+                # the nearest below in the anchor's own column (a 销售方 block beside the 购买方 one is not it)
+                candidates.sort(key=lambda h: (abs(h.label_box[0] - anchor.label_box[0]) > 4 * h0, _cy(h.label_box)))
                 candidates = candidates[:1]
         else:
             # exact label boxes first (a merged "label+value" box only when nothing better exists), topmost first
             candidates.sort(key=lambda h: (h.rest != "", _cy(h.label_box)))
         if candidates:
-            hits[spec.key] = candidates[0]
+            hits[spec.key] = candidates
 
     fields: dict[str, Field] = {}
-    for key, hit in hits.items():
+    for key, cands in hits.items():
         spec = by_key[key]
-        value_items = _value_items(hit, items, label_items, label_ids)
-        parts = ([hit.rest] if hit.rest else []) + [it.text for it in value_items]
-        boxes = ([hit.rest_box] if hit.rest_box else []) + [it.bbox for it in value_items]
-        scores = ([hit.item.score] if hit.rest else []) + [it.score for it in value_items]
-        value = clean_value(spec.shape, "".join(parts))
-        if not value:
+        if key.rsplit(".", 1)[-1].startswith("_"):
+            continue  # an anchor only (a section heading such as 购买方信息), not a field
+        found = None
+        for hit in cands:
+            found = _labeled_value(spec, hit, items, label_items, label_ids, document, with_bbox)
+            if found is not None and shape_ok(spec.shape, found.value):
+                break
+            below = _value_below(spec, hit, items, label_ids, document, with_bbox)
+            if below is not None:
+                found = below
+                break
+        if found is None:
+            found = _labeled_value(spec, cands[0], items, label_items, label_ids, document, with_bbox)
+        if found is None:
             if missing is not None:  # the label is there, its value was not read: where to look again
-                missing[key] = (hit.item.page, _value_region(hit, label_items))
+                missing[key] = (cands[0].item.page, _value_region(cands[0], label_items))
             continue
-        conf = min(scores) if scores else 0.0
-        if not shape_ok(spec.shape, value):
-            conf = min(conf, 0.5)
-        bbox = union(boxes) if (boxes and with_bbox) else None
-        fields[key] = Field(value, conf, Evidence(document, hit.item.page, bbox))
+        fields[key] = found
+    # ``key~variant``: another way the same field is printed, used when the main label gave nothing usable
+    for key in [k for k in fields if "~" in k]:
+        main = key.split("~", 1)[0]
+        alt = fields.pop(key)
+        if main not in fields or not shape_ok(by_key[key].shape, fields[main].value) or len(fields[main].value) < 4:
+            fields[main] = alt
     return fields
+
+
+def _labeled_value(
+    spec: FieldSpec,
+    hit: LabelHit,
+    items: list[TextItem],
+    label_items: list[TextItem],
+    label_ids: set[int],
+    document: str,
+    with_bbox: bool,
+) -> Field | None:
+    """The text to the right of the label on its row (and the lines it wraps onto)."""
+    value_items = _value_items(hit, items, label_items, label_ids)
+    parts = ([hit.rest] if hit.rest else []) + [it.text for it in value_items]
+    boxes = ([hit.rest_box] if hit.rest_box else []) + [it.bbox for it in value_items]
+    scores = ([hit.item.score] if hit.rest else []) + [it.score for it in value_items]
+    value = clean_value(spec.shape, "".join(parts))
+    if not value:
+        return None
+    conf = min(scores) if scores else 0.0
+    if not shape_ok(spec.shape, value):
+        conf = min(conf, 0.5)
+    bbox = union(boxes) if (boxes and with_bbox) else None
+    return Field(value, conf, Evidence(document, hit.item.page, bbox))
+
+
+def _value_below(
+    spec: FieldSpec, hit: LabelHit, items: list[TextItem], label_ids: set[int], document: str, with_bbox: bool
+) -> Field | None:
+    """A shaped value printed under its label (营业执照: 统一社会信用代码 above the code); only when it has the
+    field's shape, so a neighbouring line is never taken for it."""
+    if spec.shape not in SHAPES or spec.shape == "years":
+        return None
+    lb = hit.label_box
+    h = _h(lb)
+    under = [
+        it
+        for it in items
+        if id(it) not in label_ids
+        and it.page == hit.item.page
+        and 0 <= it.bbox[1] - lb[3] + 0.3 * h <= 2.5 * h
+        and abs(it.bbox[0] - lb[0]) <= 3 * h
+    ]
+    for it in sorted(under, key=lambda it: it.bbox[1]):
+        value = clean_value(spec.shape, it.text)
+        if shape_ok(spec.shape, value):
+            bbox = it.bbox if with_bbox else None
+            return Field(value, it.score, Evidence(document, it.page, bbox))
+    return None
 
 
 def extract_form(

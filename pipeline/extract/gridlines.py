@@ -47,6 +47,23 @@ def _rules(binary: np.ndarray, length: int, axis: int) -> tuple[np.ndarray, int]
     return mask, count
 
 
+def _meeting(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """The parts of ``mask`` (connected components) that touch ``other``."""
+    n, labels = cv2.connectedComponents(mask, connectivity=8)
+    if n <= 1:
+        return mask
+    near = cv2.dilate(other, np.ones((7, 7), np.uint8)) > 0
+    keep = np.zeros(n, dtype=np.uint8)
+    keep[np.unique(labels[near & (labels > 0)])] = 255
+    keep[0] = 0
+    return keep[labels]
+
+
+def _count(mask: np.ndarray, axis: int) -> int:
+    profile = (mask > 0).any(axis=axis)
+    return int(np.count_nonzero(np.diff(profile.astype(np.int8)) == 1))
+
+
 def _bridge(mask: np.ndarray, gap: int, axis: int) -> np.ndarray:
     """Close short breaks along a rule (a photocopied line fades at places) so cells stay enclosed."""
     size = (gap, 1) if axis == 1 else (1, gap)
@@ -123,6 +140,8 @@ def _split_rows(ink: np.ndarray, line_h: float) -> list[tuple[int, int]]:
         if hi <= lo:
             continue
         window = profile[lo:hi]
+        if window.min() > 0.15 * profile.max():
+            continue  # no gap between lines here: one tall line (a title in a big font)
         cuts.append(lo + int(np.argmin(window)))
     edges = [0, *sorted(set(cuts)), h]
     return [(a, b) for a, b in itertools.pairwise(edges) if b - a > 0]
@@ -134,8 +153,11 @@ def analyse(img: Image.Image) -> RuledPage | None:
     red = np.ascontiguousarray(rgb[:, :, 0])
     binary = cv2.threshold(red, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
     height, width = binary.shape
-    horiz, n_h = _rules(binary, max(60, width // 12), axis=1)
-    vert, n_v = _rules(binary, max(40, height // 40), axis=0)
+    horiz, _n = _rules(binary, max(60, width // 12), axis=1)
+    vert, _n = _rules(binary, max(40, height // 40), axis=0)
+    # a table's rules meet each other; a stroke of a big bold title, or an underline, meets none
+    horiz, vert = _meeting(horiz, vert), _meeting(vert, horiz)
+    n_h, n_v = _count(horiz, axis=1), _count(vert, axis=0)
     if n_h < MIN_H_LINES or n_v < MIN_V_LINES:
         return None
     unit = max(8, height // 120)  # about half a character's height on an A4 page

@@ -40,6 +40,8 @@ SEED_SATURATION = 0.1  # sure paper: saturation at most this above the bright pa
 CENTRE_PAPER = 0.5  # fraction of the central region that must be paper for a photo
 MIN_QUAD_AREA = 0.15  # of the frame: a smaller "page" is a stray bright object
 MAX_QUAD_AREA = 0.9  # of the frame: a larger one is the frame itself (a page would leave no desk)
+SIDE_PROBE = 0.012  # how far inside and outside each side of a found quad its contrast is probed
+MIN_SIDE_CONTRAST = 1.15  # the page must be this much whiter than the desk just outside, on every side
 MIN_SEED_AREA = 0.05  # of the frame: the surest paper, eroded, must still be this large
 A4_LONG, A4_SHORT = 297.0, 210.0
 ID_CARD_LONG, ID_CARD_SHORT = 85.6, 54.0
@@ -129,8 +131,10 @@ def _page_mask(small: _Small) -> np.ndarray:
     seed = _paper_seed(small)
     if np.count_nonzero(seed) < MIN_SEED_AREA * seed.size:
         return np.zeros_like(seed)  # no sizeable paper: texture, a white desk, clutter
+    border = np.ones(seed.shape, bool)
+    border[2:-2, 2:-2] = False
     markers = np.zeros(seed.shape, np.int32)
-    markers[:2, :] = markers[-2:, :] = markers[:, :2] = markers[:, -2:] = 1  # desk
+    markers[border & (small.paper == 0)] = 1  # desk: the frame's border, except where the page reaches it
     markers[seed > 0] = 2  # paper
     cv2.watershed(np.ascontiguousarray(small.rgb[:, :, ::-1]), markers)
     return np.where(markers == 2, 255, 0).astype(np.uint8)
@@ -220,7 +224,42 @@ def _find_quad(small: _Small) -> np.ndarray | None:
         return None
     if not MIN_QUAD_AREA * small.paper.size <= cv2.contourArea(quad) <= MAX_QUAD_AREA * small.paper.size:
         return None
+    if _sides_contrast(small, quad) < MIN_SIDE_CONTRAST:
+        return None  # not a page's outline all round: better the usual path than a wrong warp
     return ((quad + 0.5) * small.scale - 0.5).astype(np.float32)  # small pixel centres to full-resolution
+
+
+def _sides_contrast(small: _Small, quad: np.ndarray) -> float:
+    """The weakest side's contrast: for each side of ``quad`` (small-copy pixels), the median ratio of the
+    whiteness just inside it to that just outside.  A page on a desk is clearly whiter on every side; a
+    quad cut through the page, or through a desk nearly as pale as the paper, is not."""
+    red, green, blue = cv2.split(small.rgb)
+    whiteness = cv2.min(cv2.min(red, green), blue).astype(np.float32) + 1
+    height, width = whiteness.shape
+    step = max(2.0, SIDE_PROBE * max(height, width))
+    centre = quad.mean(axis=0)
+    weakest = math.inf
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        points = a + np.linspace(0.1, 0.9, 24)[:, None] * (b - a)
+        normal = np.array([b[1] - a[1], a[0] - b[0]], np.float32)
+        normal /= max(float(np.linalg.norm(normal)), 1e-6)
+        if np.dot(points.mean(axis=0) - centre, normal) < 0:
+            normal = -normal  # pointing out of the page
+        inside, outside = _sample(whiteness, points - step * normal), _sample(whiteness, points + step * normal)
+        keep = ~np.isnan(outside)  # a side along the frame's edge has no outside to look at
+        if np.count_nonzero(keep) >= 6:
+            weakest = min(weakest, float(np.median(inside[keep] / outside[keep])))
+    return weakest
+
+
+def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Values of ``image`` at (x, y) points (nearest pixel), NaN outside it."""
+    xs, ys = np.round(points[:, 0]).astype(int), np.round(points[:, 1]).astype(int)
+    inside = (xs >= 0) & (ys >= 0) & (xs < image.shape[1]) & (ys < image.shape[0])
+    values = np.full(len(points), np.nan, np.float32)
+    values[inside] = image[ys[inside], xs[inside]]
+    return values
 
 
 def find_page_quad(img: Image.Image) -> np.ndarray | None:

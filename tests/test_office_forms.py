@@ -1,0 +1,250 @@
+"""Forms this project did not draw: the seed tables typed into a word processor, printed by LibreOffice and
+scanned, stacked into one PDF, or photographed (samples/office, made by samples/office_render.py).
+
+Real OCR on the committed office-rendered files; every labelled field is asserted.  Plus the pure parts of
+the cell reader: cells and neighbours, whole-cell label matching, printed hints, the name normaliser and
+the unsealed-form policy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+
+import pytest
+from conftest import OFFICE_SAMPLES
+
+from pipeline.config import REPO_ROOT
+from pipeline.extract import extract_case
+from pipeline.extract.cellform import label_score, match_cell, read_cells, strip_hints
+from pipeline.extract.cells import Cell, below, build_page, reading_order, right_of
+from pipeline.extract.forms import TextItem, load_attachment_specs, load_profiles, norm_label
+from pipeline.extract.ocr import get_engine
+from pipeline.models import DocKind, Document, Field, TextSource
+from pipeline.names import normalise_name, same_name
+from pipeline.store import sha256_bytes
+from pipeline.validate import CaseInput, validate_case
+
+PROFILES = load_profiles(REPO_ROOT / "forms")
+ATTACHMENTS = load_attachment_specs(REPO_ROOT / "forms")
+OFFICES = {"xiamen": "xiamen-eport", "hangzhou": "hangzhou-eport"}
+
+
+def _truth(case: str) -> dict:
+    return json.loads((OFFICE_SAMPLES / "truth" / f"{case}.json").read_text(encoding="utf-8"))
+
+
+def _files(case: str) -> list[tuple[str, str, bytes]]:
+    folder = OFFICE_SAMPLES / "cases" / case
+    return [(p.name, sha256_bytes(p.read_bytes()), p.read_bytes()) for p in sorted(folder.iterdir())]
+
+
+def _expected(truth: dict) -> dict[str, str]:
+    out = dict(truth["fields"])
+    out.update(truth.get("attachments") or {})
+    return out
+
+
+def _extract(case: str):  # type: ignore[no-untyped-def]
+    truth = _truth(case)
+    profile, result, _docs = extract_case(_files(case), PROFILES, "xiamen-eport", get_engine, ATTACHMENTS)
+    assert profile.office == OFFICES[truth["office"]]  # the office comes from the form's title, not a default
+    return truth, result
+
+
+def _wrong(expected: dict[str, str], fields: dict[str, Field]) -> list[tuple[str, str, str | None]]:
+    return [
+        (k, v, fields[k].value if k in fields else None)
+        for k, v in expected.items()
+        if fields.get(k) is None or fields[k].value != v
+    ]
+
+
+# --------------------------------------------------------------------------- the cell model (pure)
+
+
+def _item(text: str, x0: float, y0: float, x1: float, y1: float) -> TextItem:
+    return TextItem(text, (x0, y0, x1, y1), 0.99, 1)
+
+
+def test_cells_hold_their_lines_in_reading_order_and_find_neighbours_across_merged_cells() -> None:
+    boxes = [
+        (0.0, 0.0, 100.0, 60.0),  # label, two lines
+        (100.0, 0.0, 400.0, 60.0),  # value spanning three grid columns
+        (0.0, 60.0, 100.0, 120.0),
+        (100.0, 60.0, 250.0, 120.0),
+        (250.0, 60.0, 400.0, 120.0),
+    ]
+    items = [
+        _item("要负责人", 5, 32, 90, 52),
+        _item("法定代表人/主", 5, 5, 95, 25),
+        _item("（集团）有限公司", 105, 32, 300, 52),
+        _item("厦门东渡电子", 105, 5, 260, 25),
+        _item("附件1", 0, -40, 50, -20),  # outside the table
+    ]
+    page = build_page(1, boxes, items)
+    label, value, left, middle, right = page.cells
+    assert label.text == "法定代表人/主要负责人"
+    assert value.text == "厦门东渡电子（集团）有限公司"  # a wrapped value is all of its lines
+    assert [it.text for it in page.outside] == ["附件1"]
+    assert right_of(page.cells, label) is value
+    assert right_of(page.cells, left) is middle and right_of(page.cells, middle) is right
+    assert below(page.cells, label) is left
+    assert right_of(page.cells, right) is None
+
+
+def test_reading_order_puts_a_line_before_the_one_below_it_whatever_the_x() -> None:
+    lines = reading_order([_item("b", 50, 30, 80, 50), _item("a2", 40, 2, 60, 22), _item("a1", 0, 0, 30, 20)])
+    assert [it.text for it in lines] == ["a1", "a2", "b"]
+
+
+def test_a_whole_cell_is_one_label_fuzzy_for_long_labels_exact_for_short_ones() -> None:
+    labels = [(f.key, norm_label(a)) for f in PROFILES["xiamen-eport"].fields for a in f.labels]
+    wrapped = Cell(
+        1, (0, 0, 100, 100), (_item("服务类密码设备商用密码产", 0, 0, 90, 20), _item("品认证证书编号", 0, 25, 90, 45))
+    )
+    match = match_cell(wrapped, labels)
+    assert match is not None and match.key == "crypto_product_cert_no" and match.rest == ""
+    misread = Cell(1, (0, 0, 100, 50), (_item("服务类密码设备商用密码产晶认证证书编号", 0, 0, 90, 20),))
+    assert match_cell(misread, labels) is not None  # one wrong character in a long label
+    assert label_score("身份证", "身份证号") == 0.0  # a value that looks like a short label is no label
+    assert match_cell(Cell(1, (0, 0, 9, 9), (_item("居民身份证", 0, 0, 9, 9),)), labels) is None
+
+
+def test_printed_hints_are_cut_from_a_value_cell() -> None:
+    hints = ("此邮件地址将用于接收数字证书和告知书，请务必准确填写，并确保邮箱安全", "注销业务此项可不填")
+    lines = [
+        _item("ca@xinghe.cn", 0, 0, 90, 20),
+        _item("此邮件地址将用于接收数字证书和告知书，请务必准确填写", 0, 25, 300, 45),
+    ]
+    assert [it.text for it in strip_hints(lines, hints)] == ["ca@xinghe.cn"]
+    same_line = strip_hints([_item("注销业务此项可不填GM003312220230052", 0, 0, 300, 20)], hints)
+    assert [it.text for it in same_line] == ["GM003312220230052"]
+
+
+def test_read_cells_needs_the_profiles_labels() -> None:
+    boxes = [(0.0, 0.0, 100.0, 50.0), (100.0, 0.0, 200.0, 50.0)]
+    page = build_page(1, boxes, [_item("姓名", 5, 5, 90, 40), _item("张三", 105, 5, 190, 40)])
+    assert read_cells([page], PROFILES["xiamen-eport"], "x.jpg", True) is None  # not this office's form
+
+
+# --------------------------------------------------------------------------- names and policy
+
+
+def test_one_name_normaliser_for_every_comparison() -> None:
+    assert same_name("厦门东渡电子（集团）有限公司", "厦门东渡电子(集团)有限公司")
+    assert same_name("中远海运科技（厦门）有限公司", "中远海运科技 【厦门】 有限公司")
+    assert normalise_name("ＡＢＣ 科技") == normalise_name("ABC科技")
+    assert not same_name("厦门东渡电子有限公司", "厦门东渡电子集团有限公司")
+    assert not same_name(None, "x")
+
+
+def _docx_case(office: str) -> CaseInput:
+    fields = {"category": Field("新办", 0.99), "applicant_name": Field("厦门星河有限公司", 0.99)}
+    docs = [Document("申请表.docx", "sha", DocKind.APPLICATION_FORM, 1, TextSource.DOCX)]
+    return CaseInput(fields=fields, profile=PROFILES[office], documents=docs, files={})
+
+
+def test_a_typed_form_without_seal_goes_to_review_unless_the_office_accepts_typed_forms() -> None:
+    _cat, findings = validate_case(_docx_case("xiamen-eport"))
+    sealed = [f for f in findings if f.code == "FORM_NOT_SEALED"]
+    assert len(sealed) == 1 and sealed[0].severity == "warning" and "公章" in sealed[0].message_zh
+    profile = PROFILES["xiamen-eport"]
+    accepting = dataclasses.replace(profile, raw={**profile.raw, "unsealed_text_form": "accept"})
+    case = _docx_case("xiamen-eport")
+    case = CaseInput(fields=case.fields, profile=accepting, documents=case.documents, files={})
+    assert "FORM_NOT_SEALED" not in [f.code for f in validate_case(case)[1]]
+    scanned = CaseInput(
+        fields={**case.fields, "seal_present": Field("是", 0.97)},
+        profile=PROFILES["xiamen-eport"],
+        documents=[Document("申请表.jpg", "sha", DocKind.APPLICATION_FORM, 1, TextSource.OCR)],
+        files={},
+    )
+    assert "FORM_NOT_SEALED" not in [f.code for f in validate_case(scanned)[1]]
+
+
+# --------------------------------------------------------------------------- text layers through the cells
+
+
+@pytest.mark.parametrize("case", ["committed-hangzhou-docx", "committed-xiamen-text-pdf"])
+def test_typed_forms_are_read_through_their_table_cells_without_ocr(case: str) -> None:
+    def no_ocr():  # type: ignore[no-untyped-def]
+        raise AssertionError("a text layer must not be OCR'd")
+
+    truth = _truth(case)
+    profile, result, _docs = extract_case(_files(case), PROFILES, "xiamen-eport", no_ocr, ATTACHMENTS)
+    assert profile.office == OFFICES[truth["office"]]
+    assert _wrong(_expected(truth), result.fields) == []
+
+
+def test_an_xlsx_form_with_merged_label_cells_keeps_every_field() -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    rows = [
+        ["申请类别", "☑新办 □注销"],
+        ["申请单位", "厦门星河有限公司", "", "机构代码", "91350200MA2YHR4E5X"],
+        ["服务类密码设备商用密码产品认证证书编号", "", "GM003312220230052"],
+        ["通用名", "厦门星河有限公司", "算法", "SM2"],
+    ]
+    for row in rows:
+        ws.append(row)
+    ws.merge_cells("A3:B3")  # the long label spans two columns, its value sits in C3
+    ws.merge_cells("B2:C2")
+    buf = io.BytesIO()
+    wb.save(buf)
+    _p, result, _docs = extract_case([("form.xlsx", "sha", buf.getvalue())], PROFILES, "xiamen-eport", get_engine)
+    got = {k: v.value for k, v in result.fields.items()}
+    assert got["crypto_product_cert_no"] == "GM003312220230052"
+    assert got["org_code"] == "91350200MA2YHR4E5X" and got["applicant_name"] == "厦门星河有限公司"
+    assert got["category"] == "新办" and got["algorithm"] == "SM2"
+
+
+# --------------------------------------------------------------------------- real OCR on office-rendered scans
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case", ["committed-xiamen-scan-jpg150", "committed-xiamen-scan-pdf300", "committed-hangzhou-scan"]
+)
+def test_office_rendered_scans_every_field(case: str) -> None:
+    truth, result = _extract(case)
+    assert _wrong(_expected(truth), result.fields) == []
+    assert result.fields["seal_present"].value == "是" and result.fields["signature_present"].value == "是"
+
+
+@pytest.mark.slow
+def test_a_whole_stack_pdf_is_split_by_content_and_every_field_read() -> None:
+    truth, result = _extract("committed-hangzhou-stack")
+    stack = [d for d in result.documents if d.name.endswith(".pdf")]
+    order = [str(d.kind) for d in stack]
+    layout = [k.split(".")[0] for k in truth["layout"]["stack_pages"]]
+    expected = [{"form": "application_form"}.get(k, k) for k in layout]
+    assert order == expected
+    assert [d.first_page for d in stack] == list(range(1, len(stack) + 1))
+    form = next(d for d in stack if d.kind == DocKind.APPLICATION_FORM)
+    assert result.fields["org_code"].evidence.page == form.first_page  # evidence keeps (file, page)
+    assert _wrong(_expected(truth), result.fields) == []
+
+
+@pytest.mark.slow
+def test_a_phone_photo_of_the_form_and_its_attachments_reads_like_a_scan() -> None:
+    truth, result = _extract("committed-xiamen-photo")
+    assert _wrong(_expected(truth), result.fields) == []
+
+
+def test_committed_office_samples_are_what_the_tests_say() -> None:
+    names = {p.name for p in (OFFICE_SAMPLES / "cases").iterdir()}
+    assert {"committed-hangzhou-stack", "committed-xiamen-photo", "committed-hangzhou-scan"} <= names
+    for name in names:
+        truth = _truth(name)
+        assert truth["renderer"] == "office" and truth["fields"]
+        assert set(truth["files"]) == {p.name for p in (OFFICE_SAMPLES / "cases" / name).iterdir()}
+    photo = _truth("committed-xiamen-photo")
+    from PIL import Image
+
+    form = next(n for n, k in photo["files"].items() if k == "application_form")
+    with Image.open(OFFICE_SAMPLES / "cases" / "committed-xiamen-photo" / form) as img:
+        assert img.width * img.height >= 11_000_000  # a 12-megapixel phone photo, not a scan
