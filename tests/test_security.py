@@ -643,3 +643,15 @@ def test_banners_show_only_the_apps_own_words(ctx: Context, tmp_path: Path) -> N
         csrf = client.get(f"/cases/{case_id}").text.split('name="csrf" value="')[1].split('"')[0]
         r = client.post(f"/cases/{case_id}/verify", data={"csrf": csrf})
         assert "验核通过" in client.get(r.headers["location"]).text  # the app's own banner still shows
+
+
+def test_login_never_redirects_to_another_site(ctx: Context) -> None:
+    app = create_app(ctx, runner=lambda _c: None)
+    _clients(ctx, app)
+    for target in ("//evil.example", "/\\evil.example", "https://evil.example/"):
+        with TestClient(app, follow_redirects=False) as client:
+            page = client.get("/login", params={"next": target})
+            assert "evil.example" not in page.text
+            token = page.text.split('name="csrf" value="')[1].split('"')[0]
+            form = {"csrf": token, "username": "reg", "password": PASSWORDS["reg"], "next": target}
+            assert client.post("/login", data=form).headers["location"] == "/"

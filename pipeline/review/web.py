@@ -199,7 +199,7 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
     @app.get("/login", response_class=HTMLResponse)
     def login_form(request: Request, next: str = "/") -> HTMLResponse:
         token = secrets.token_urlsafe(24)
-        safe_next = next if next.startswith("/") and not next.startswith("//") else "/"
+        safe_next = next if _local_path(next) else "/"
         msg = banner(request, "msg")
         resp = page(request, "login.html", None, next=safe_next, msg=msg, login_csrf=token)
         resp.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", secure=cfg.secure_cookie, max_age=1800)
@@ -225,14 +225,14 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
         if result.token is None:
             return RedirectResponse("/login?" + banner_query("msg", result.message), status_code=303)
         nxt = form.get("next", "/")
-        resp = RedirectResponse(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/", status_code=303)
+        resp = RedirectResponse(nxt if _local_path(nxt) else "/", status_code=303)
         resp.set_cookie(
             COOKIE,
             result.token,
             httponly=True,
             samesite="strict",
             secure=cfg.secure_cookie,
-            max_age=int(min(cfg.idle, cfg.max_age).total_seconds()),
+            max_age=int(cfg.max_age.total_seconds()),  # the server ends it earlier when idle
         )
         resp.delete_cookie(LOGIN_CSRF, httponly=True, samesite="strict", secure=cfg.secure_cookie)
         return resp
@@ -400,6 +400,11 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
         app.add_api_route(f"/cases/{{case_id}}/{path}", route(permission, do, carry), methods=["POST"])
 
     return app
+
+
+def _local_path(target: str) -> bool:
+    """A path on this app (never ``//host`` or ``/\\host``, which browsers read as another site)."""
+    return target.startswith("/") and not target.startswith(("//", "/\\")) and not any(ord(c) < 32 for c in target)
 
 
 def _download(data: bytes, name: str) -> Response:
