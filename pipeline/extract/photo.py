@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 
 SMALL_SIDE = 1000  # long side of the copy that detection runs on
-MIN_PHOTO_SIDE = 1000  # a smaller image is no phone photo of a page
+MIN_PHOTO_SIDE = 1000  # long side (and twice the short side) below which an image is no phone photo
 RING = 0.05  # depth of the outer ring looked at, as a fraction of the small copy's long side
 RING_DESK = 0.55  # fraction of that ring that must be non-paper for a photo
 SEED_SATURATION = 0.1  # sure paper: saturation at most this above the bright part's median
@@ -83,7 +83,7 @@ def _small(img: Image.Image) -> _Small:
 
 def _looks_like_photo(small: _Small) -> bool:
     height, width = small.paper.shape
-    if max(height, width) * small.scale < MIN_PHOTO_SIDE:
+    if min(height, width) * small.scale < MIN_PHOTO_SIDE / 2 or max(height, width) * small.scale < MIN_PHOTO_SIDE:
         return False
     depth = max(2, round(RING * max(height, width)))
     inner = small.paper[depth:-depth, depth:-depth]
