@@ -333,7 +333,8 @@ def case_truth(rng: random.Random, office: str, category: str | None = None) -> 
         "product_cert.product": product,
         "product_cert.model": rng.choice(models),
         "product_cert.maker": rng.choice(MAKERS),
-        "product_cert.valid_until": f"{year + 5}年{rng.randint(1, 12):02d}月{rng.randint(1, 28):02d}日",
+        # five years from issue, and still valid today (an expired product is a defect of its own)
+        "product_cert.valid_until": f"{max(year + 5, 2027)}年{rng.randint(1, 12):02d}月{rng.randint(1, 28):02d}日",
         "invoice.buyer": company,
         "invoice.amount": f"{rng.randint(38, 420) * 1000 + rng.choice([0, 0, 0, 500, 800])}.00",
         "_issuer": ISSUERS[office].format(d=district),
@@ -590,7 +591,7 @@ def build_form_docx(
     rows.append(
         [
             ("通用名", 1),
-            (("value", f.get("common_name", "")), 1),
+            (("value", f["common_name"]) if f.get("common_name") else ("hint", "注销业务此项可不填写"), 1),
             ("算法", 1),
             (("value", "SM2"), 1),
             ("证书有效期", 1),
@@ -634,6 +635,8 @@ def build_form_docx(
                     para(p0, content[1], style.value_font, style.value_pt)
                     if style.email_hint == "after":
                         para(cell, EMAIL_HINT, style.label_font, hint_pt)
+            elif content[0] == "hint":  # the template's printed hint, left in the blank cell
+                para(p0, content[1], style.label_font, max(8.0, style.label_pt - 2), False, "left")
             elif content[0] == "product":
                 para(p0, content[1], style.value_font, style.value_pt, False, style.value_align)
                 if style.product_hint or not content[1]:
@@ -1368,10 +1371,16 @@ def render_invoice(att: dict[str, str], rng: random.Random) -> Image.Image:
     _text(d, (1620, y + 330), f"¥{net:.2f}", sf, VALUE_INK)
     _text(d, (2080, y + 330), f"¥{tax:.2f}", sf, VALUE_INK)
     d.line([(100, y + 400), (w - 100, y + 400)], fill=red, width=2)
-    _text(d, (130, y + 430), "价税合计（大写）", sf, red)
-    _text(d, (420, y + 426), "ⓧ" + amount_in_words(att["invoice.amount"]), vf, VALUE_INK)
-    _text(d, (1500, y + 430), "（小写）", sf, red)
-    _text(d, (1640, y + 426), f"¥{att['invoice.amount']}", vf, VALUE_INK)
+    if rng.random() < 0.6:  # the 全电 layout: words and figures on one row
+        _text(d, (130, y + 430), "价税合计（大写）", sf, red)
+        _text(d, (420, y + 426), "ⓧ" + amount_in_words(att["invoice.amount"]), vf, VALUE_INK)
+        _text(d, (1500, y + 430), "（小写）", sf, red)
+        _text(d, (1640, y + 426), f"¥{att['invoice.amount']}", vf, VALUE_INK)
+    else:
+        _text(d, (130, y + 430), "价税合计（小写）", sf, red)
+        x = 130 + d.textlength("价税合计（小写）", font=sf) + 20
+        _text(d, (x, y + 426), f"¥{att['invoice.amount']}", vf, VALUE_INK)
+        _text(d, (1300, y + 430), "（大写）" + amount_in_words(att["invoice.amount"]), sf, VALUE_INK)
     _text(d, (130, bottom + 40), f"开票人：{make_person(rng)}", sf, red)
     stamp(img, seal_image(att["product_cert.maker"], 260, rng, bottom="发票专用章"), w - 500, bottom - 90)
     return img
