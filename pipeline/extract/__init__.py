@@ -31,7 +31,7 @@ from pipeline.extract.forms import (
     norm_label,
 )
 from pipeline.extract.marks import seal_field, signature_field
-from pipeline.extract.ocr import LineRecognizer, OcrEngine, OcrPage
+from pipeline.extract.ocr import LineRecognizer, OcrEngine, OcrPage, coarse
 from pipeline.extract.photo import prepare_photo
 from pipeline.extract.repair import repair_fields
 from pipeline.extract.textlayer import TextLayerError, docx_items, pdf_items, xlsx_items
@@ -51,7 +51,7 @@ from pipeline.models import (
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], OcrEngine]
-OCR_CACHE_VERSION = "4"  # bump when image preparation or OCR post-processing changes
+OCR_CACHE_VERSION = "5"  # bump when image preparation or OCR post-processing changes
 
 
 class OcrCache(Protocol):
@@ -109,29 +109,38 @@ def _lines_read(engine: OcrEngine, image: Image.Image, ruled: gridlines.RuledPag
     return None
 
 
+def _full(engine: OcrEngine, image: Image.Image) -> OcrPage:
+    return engine.recognize(image)
+
+
 def _read_page(engine: OcrEngine, img: Image.Image) -> tuple[PageRead, float]:
     """A ruled form: its text lines come from the pixels (gridlines) and only the recogniser runs — upright,
     then turned 180° (a page fed upside down in a stack).  Any other page, or a ruled one whose lines read
     badly, gets the engine's full detector + recogniser, and the other orientations when it reads poorly."""
     seconds = 0.0
     prepared = images.prepare(img).image
+    ruled_seen = False
     if _reads_lines(engine):
         for degrees in (0, 180):
             page = prepared if degrees == 0 else images.prepare(images.rotate_page(img, degrees)).image
             ruled = gridlines.analyse(page)
             if ruled is None:
                 break
+            ruled_seen = True
             start = time.perf_counter()
             result = _lines_read(engine, page, ruled)
             seconds += time.perf_counter() - start
             if result is not None:
                 return PageRead(page, result, degrees, ruled), seconds
-    best = PageRead(prepared, engine.recognize(prepared), 0, None)
+    # no grid: a licence, ID card, certificate or invoice copy — large print, the detector works on a
+    # reduced copy; a ruled page that read badly gets the full-size detector
+    read = _full if ruled_seen else coarse
+    best = PageRead(prepared, read(engine, prepared), 0, None)
     seconds += best.result.seconds
     if _page_quality(best.result) < UPRIGHT:  # fed sideways or upside down: try the other three ways
         for degrees in (180, 90, 270):
             turned = images.prepare(images.rotate_page(img, degrees)).image
-            again = engine.recognize(turned)
+            again = read(engine, turned)
             seconds += again.seconds
             if _page_quality(again) > _page_quality(best.result):
                 best = PageRead(turned, again, degrees, None)

@@ -46,6 +46,12 @@ class LineRecognizer(Protocol):
     def recognize_lines(self, image: Image.Image, lines: list[BBox]) -> OcrPage: ...
 
 
+def coarse(engine: OcrEngine, image: Image.Image) -> OcrPage:
+    """A full read that may detect on a reduced copy (engines that offer it); a plain read otherwise."""
+    method = getattr(engine, "recognize_coarse", None)
+    return method(image) if callable(method) else engine.recognize(image)
+
+
 _FACTORIES: dict[str, Callable[[dict[str, str]], OcrEngine]] = {}
 _INSTANCES: dict[str, OcrEngine] = {}
 _LOCK = threading.Lock()
@@ -89,6 +95,10 @@ class LimitedEngine:
     def recognize_lines(self, image: Image.Image, lines: list[BBox]) -> OcrPage:
         with self._slots:
             return self.engine.recognize_lines(image, lines)  # type: ignore[attr-defined]
+
+    def recognize_coarse(self, image: Image.Image) -> OcrPage:
+        with self._slots:
+            return coarse(self.engine, image)
 
     @property
     def reads_lines(self) -> bool:
