@@ -64,20 +64,22 @@ class OfficeProfile:
         raise KeyError(key)
 
 
+def field_spec(key: str, v: dict[str, Any]) -> FieldSpec:
+    """One field of a profile or of attachments.yaml: its labels, value shape and anchors."""
+    return FieldSpec(
+        key=key,
+        labels=tuple(v["labels"]),
+        shape=v.get("shape", "text"),
+        row_of=v.get("row_of"),
+        below=v.get("below"),
+        optional=bool(v.get("optional", False)),
+        value_at=str(v.get("value", "right")),
+    )
+
+
 def load_profile(path: Path) -> OfficeProfile:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    fields = tuple(
-        FieldSpec(
-            key=k,
-            labels=tuple(v["labels"]),
-            shape=v.get("shape", "text"),
-            row_of=v.get("row_of"),
-            below=v.get("below"),
-            optional=bool(v.get("optional", False)),
-            value_at=str(v.get("value", "right")),
-        )
-        for k, v in data["fields"].items()
-    )
+    fields = tuple(field_spec(k, v) for k, v in data["fields"].items())
     cat = data.get("category_field", {})
     return OfficeProfile(
         office=data["office"],
@@ -115,19 +117,7 @@ class AttachmentSpecs:
 def load_attachment_specs(forms_dir: Path) -> AttachmentSpecs:
     data = yaml.safe_load((forms_dir / ATTACHMENTS_FILE).read_text(encoding="utf-8"))
     stop = tuple(data.pop("stop_labels", []))
-    by_kind = {
-        kind: tuple(
-            FieldSpec(
-                key=k,
-                labels=tuple(v["labels"]),
-                shape=v.get("shape", "text"),
-                row_of=v.get("row_of"),
-                below=v.get("below"),
-            )
-            for k, v in spec.items()
-        )
-        for kind, spec in data.items()
-    }
+    by_kind = {kind: tuple(field_spec(k, v) for k, v in spec.items()) for kind, spec in data.items()}
     return AttachmentSpecs(by_kind, stop)
 
 
