@@ -1650,6 +1650,8 @@ def finish_case(p: Planned, pdf: Path, out: Path, truth_dir: Path, make_csr: Any
         k: v
         for k, v in p.att.items()
         if not k.startswith("_") and prefix_role.get(k.split(".")[0], ".".join(k.split(".")[:2])) in roles
+        # a photographed ID card shows its front only: the back's 有效期限 is not in the case
+        and not (kind == "photo" and k.startswith("id_card.") and k.endswith(".valid"))
     }
     record = {
         "kind": kind,
