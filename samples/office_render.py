@@ -451,7 +451,8 @@ def random_style(rng: random.Random, scanned: bool) -> FormStyle:
     value_pt = min(14, max(10, label_pt + rng.choice([0, 0, 0.5, 1, 2, -0.5])))
     margins = (rng.uniform(1.4, 2.4), rng.uniform(1.2, 2.0), rng.uniform(1.6, 3.0), rng.uniform(1.5, 2.8))
     text_w = 21.0 - margins[2] - margins[3]
-    label_share = rng.uniform(3.6, 6.5)
+    # the label column: 法定代表人/主要负责人 wraps over 2–3 lines; now and then even 4-character labels wrap
+    label_share = rng.uniform(3.6, 4.2) if rng.random() < 0.12 else rng.uniform(4.5, 6.5)
     weights = [rng.uniform(0.0, 0.6), rng.uniform(0.3, 1.3), rng.random(), rng.random(), rng.random(), rng.random()]
     while True:
         widths = column_widths(label_pt, value_pt, text_w, label_share, weights)
@@ -1649,7 +1650,8 @@ def finish_case(p: Planned, pdf: Path, out: Path, truth_dir: Path, make_csr: Any
     att = {
         k: v
         for k, v in p.att.items()
-        if not k.startswith("_") and prefix_role.get(k.split(".")[0], ".".join(k.split(".")[:2])) in roles
+        if not k.startswith("_")
+        and prefix_role.get(k.split(".")[0], ".".join(k.split(".")[:2])) in roles
         # a photographed ID card shows its front only: the back's 有效期限 is not in the case
         and not (kind == "photo" and k.startswith("id_card.") and k.endswith(".valid"))
     }
