@@ -84,7 +84,7 @@ def test_issued_certificates_verify_with_openssl(tmp_path: Path) -> None:
 
 
 def test_certificate_contents(tmp_path: Path) -> None:
-    _issuer, store, out, _key = _issue(tmp_path)
+    issuer, store, out, _key = _issue(tmp_path)
     sign_txt = run(
         [
             "openssl",
@@ -114,12 +114,16 @@ def test_certificate_contents(tmp_path: Path) -> None:
     for txt in (sign_txt, env_txt):
         assert "SM2-with-SM3" in txt and "ASN1 OID: SM2" in txt
         assert "O=厦门测试科技有限公司" in txt and "CN=厦门测试科技有限公司" in txt and f"serialNumber={ORG}" in txt
-        assert "CA:FALSE" in txt and "Subject Key Identifier" in txt and "Authority Key Identifier" in txt
+        # no BasicConstraints on end-entity certificates (GmSSL 3.3 refuses the empty SEQUENCE); not a CA
+        assert "Basic Constraints" not in txt and "CA:TRUE" not in txt
+        assert "Subject Key Identifier" in txt and "Authority Key Identifier" in txt
         assert "http://crl.example/issuing.crl" in txt
     cert = parse_certificate((out / "sign.cer").read_bytes())
     assert cert.not_after and cert.not_after[:4] == str(int(cert.not_before[:4]) + 10)
     serials = {c.serial for c in store.certificates()}
     assert len(serials) == 2 and all(len(s) <= 40 for s in serials)
+    issuing = run(["openssl", "x509", "-inform", "DER", "-in", str(issuer.ca.issuing_path), "-noout", "-text"])
+    assert "CA:TRUE" in issuing.stdout and "Basic Constraints: critical" in issuing.stdout
 
 
 def test_envelope_opens_with_applicant_signing_key(tmp_path: Path) -> None:

@@ -69,14 +69,14 @@ def _extension(extn_id: str, value: core.Asn1Value | bytes, critical: bool = Fal
 def build_certificate(
     spec: CertSpec, issuer: x509.Name, issuer_key: sm2.PrivateKey, issuer_key_id: bytes
 ) -> x509.Certificate:
-    exts = [
-        _extension(
-            "basic_constraints",
-            x509.BasicConstraints(
-                {"ca": spec.is_ca, **({"path_len_constraint": spec.path_len} if spec.path_len is not None else {})}
-            ),
-            critical=True,
-        ),
+    # End-entity certificates carry no BasicConstraints: RFC 5280 allows the empty SEQUENCE (cA FALSE by
+    # default), but GmSSL 3.3's parser (x509_basic_constraints_from_der) refuses it, and Chinese relying
+    # parties verify with GmSSL/Tongsuo.  Without the extension a certificate is not a CA to anyone.
+    exts = []
+    if spec.is_ca:
+        constraints = {"ca": True, **({"path_len_constraint": spec.path_len} if spec.path_len is not None else {})}
+        exts.append(_extension("basic_constraints", x509.BasicConstraints(constraints), critical=True))
+    exts += [
         _extension("key_usage", x509.KeyUsage(set(spec.key_usage)), critical=True),
         _extension("key_identifier", core.OctetString(key_identifier(spec.public_key))),
         _extension("authority_key_identifier", x509.AuthorityKeyIdentifier({"key_identifier": issuer_key_id})),
