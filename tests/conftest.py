@@ -55,6 +55,11 @@ def free_port() -> int:
             return port
 
 
+def child_env(strip: tuple[str, ...] = ("PREFECT_", "CERT_INTAKE_")) -> dict[str, str]:
+    """The environment of a child process: this run's settings stripped, the suite's office profiles kept."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(strip) or k == "CERT_INTAKE_FORMS_DIR"}
+
+
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=False, capture_output=True, text=True, **kw)
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, copy_case, run
+from conftest import SAMPLES, child_env, copy_case, run
 
 from pipeline.config import REPO_ROOT
 
@@ -16,7 +16,7 @@ CLI = [sys.executable, "-m", "pipeline.cli"]
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CERT_INTAKE_"))}
+    env = child_env()
     env["CERT_INTAKE_HOME"] = str(home)
     return env
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, copy_case, with_registry
+from conftest import SAMPLES, child_env, copy_case, with_registry
 
 from pipeline.config import load_settings
 from pipeline.stages import Context, ingest_path, process_case
@@ -38,7 +38,7 @@ def test_batch_flow_takes_inbox_processes_pending_and_revokes_due(tmp_path: Path
     old = datetime.now().timestamp() - 60
     for path in [*inbox.rglob("*"), *inbox.iterdir()]:
         os.utime(path, (old, old))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CERT_INTAKE_"))}
+    env = child_env()
     r = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "--home", str(home), "batch"],
         env=env,

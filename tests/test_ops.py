@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import copy_case, free_port, with_registry
+from conftest import child_env, copy_case, free_port, with_registry
 from defects import Case, register, write
 
 from pipeline.config import load_settings
@@ -103,7 +103,7 @@ def test_sigkill_at_random_points_then_restart_ends_every_case_once(tmp_path: Pa
     old = time.time() - 60
     for p in inbox.rglob("*"):
         os.utime(p, (old, old))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CERT_INTAKE_")}
+    env = child_env(("CERT_INTAKE_",))
     env["CERT_INTAKE_WATCH_SETTLE"] = "0"
     cmd = [sys.executable, "-m", "pipeline.cli", "--home", str(home), "batch", "--no-prefect"]
     rng = random.Random(2026)
@@ -155,7 +155,7 @@ def test_serve_watches_schedules_serves_and_stops_on_sigterm(tmp_path: Path) -> 
         f'schedules:\n  batch: "5"\n  revocations: "3600"\nwatch_settle: 1\nprefect_port: {prefect}\n',
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CERT_INTAKE_"))}
+    env = child_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "--home", str(home), "serve", "--port", str(web)],
         env=env,

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port, with_registry
+from conftest import child_env, free_port, with_registry
 from test_ops import _clean_cases
 
 from pipeline.config import load_settings
@@ -106,7 +106,7 @@ def test_two_workers_on_postgresql_process_every_case_exactly_once(postgres: str
     case_ids = [o.case_id for f in _clean_cases(ctx, tmp_path / "gen", n, seed=8) for o in ingest_path(ctx, f)]
     assert len(case_ids) == n
 
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CERT_INTAKE_"))}
+    base = child_env()
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     server_env = {
