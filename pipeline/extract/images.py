@@ -86,9 +86,14 @@ def estimate_skew(img: Image.Image) -> float:
         img = img.resize((img.width // 2, img.height // 2), Image.Resampling.BILINEAR)
     grey = np.asarray(img.convert("L"))
     binary = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(40, img.width // 20), 1))
-    horiz = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
-    lines = cv2.HoughLinesP(horiz, 1, math.pi / 1800, threshold=200, minLineLength=img.width // 4, maxLineGap=20)
+    lines = None
+    # a long opening keeps only rules; a thin rule tilted by 2–3° breaks into short steps, so a shorter one
+    # is tried next (text strokes that survive it are too short for the Hough minimum length)
+    for length in (max(40, img.width // 20), max(12, img.width // 60)):
+        horiz = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
+        lines = cv2.HoughLinesP(horiz, 1, math.pi / 1800, threshold=200, minLineLength=img.width // 4, maxLineGap=20)
+        if lines is not None:
+            break
     if lines is None:
         return 0.0
     angles = []

@@ -212,6 +212,24 @@ def _intersect(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, n
 
 
 def _find_quad(small: _Small) -> np.ndarray | None:
+    quad = _region_quad(small)
+    if quad is None:
+        quad = _edge_quad(small)  # a pale desk the paper mask cannot tell from the page: its edges still can
+    if quad is None:
+        return None
+    return ((quad + 0.5) * small.scale - 0.5).astype(np.float32)  # small pixel centres to full-resolution
+
+
+def _acceptable(small: _Small, quad: np.ndarray) -> bool:
+    """Convex, page-sized, and clearly whiter inside than outside on every side."""
+    if not cv2.isContourConvex(quad.reshape(-1, 1, 2)):
+        return False
+    if not MIN_QUAD_AREA * small.paper.size <= cv2.contourArea(quad) <= MAX_QUAD_AREA * small.paper.size:
+        return False
+    return _sides_contrast(small, quad) >= MIN_SIDE_CONTRAST  # else better the usual path than a wrong warp
+
+
+def _region_quad(small: _Small) -> np.ndarray | None:
     outline = _page_outline(_page_mask(small))
     if outline is None:
         return None
@@ -220,13 +238,28 @@ def _find_quad(small: _Small) -> np.ndarray | None:
         rect = cv2.minAreaRect(outline.astype(np.float32))
         corners = cv2.boxPoints(rect).astype(np.float32)
     quad = _refit_sides(_order(corners), outline)
-    if not cv2.isContourConvex(quad.reshape(-1, 1, 2)):
-        return None
-    if not MIN_QUAD_AREA * small.paper.size <= cv2.contourArea(quad) <= MAX_QUAD_AREA * small.paper.size:
-        return None
-    if _sides_contrast(small, quad) < MIN_SIDE_CONTRAST:
-        return None  # not a page's outline all round: better the usual path than a wrong warp
-    return ((quad + 0.5) * small.scale - 0.5).astype(np.float32)  # small pixel centres to full-resolution
+    return quad if _acceptable(small, quad) else None
+
+
+def _edge_quad(small: _Small) -> np.ndarray | None:
+    """The largest acceptable 4-cornered outline among the edges of the small copy (Canny, closed gaps)."""
+    grey = cv2.cvtColor(small.rgb, cv2.COLOR_RGB2GRAY)
+    edges = cv2.Canny(grey, 30, 90)
+    edges = cv2.dilate(edges, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)), iterations=2)
+    contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    best: np.ndarray | None = None
+    best_area = 0.0
+    for contour in contours:
+        if cv2.contourArea(contour) < MIN_QUAD_AREA * small.paper.size:
+            continue
+        corners = _four_corners(contour.reshape(-1, 2))
+        if corners is None:
+            continue
+        quad = _refit_sides(_order(corners), contour.reshape(-1, 2))
+        area = float(cv2.contourArea(quad))
+        if area > best_area and _acceptable(small, quad):
+            best, best_area = quad, area
+    return best
 
 
 def _sides_contrast(small: _Small, quad: np.ndarray) -> float:
