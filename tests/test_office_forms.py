@@ -248,3 +248,26 @@ def test_committed_office_samples_are_what_the_tests_say() -> None:
     form = next(n for n, k in photo["files"].items() if k == "application_form")
     with Image.open(OFFICE_SAMPLES / "cases" / "committed-xiamen-photo" / form) as img:
         assert img.width * img.height >= 11_000_000  # a 12-megapixel phone photo, not a scan
+
+
+@pytest.mark.slow
+def test_a_signature_is_seen_and_its_absence_too() -> None:
+    import numpy as np
+    from PIL import Image
+
+    from pipeline.extract import read_document
+    from pipeline.extract.marks import red_mask, signature_field
+
+    (name, _sha, data) = next(f for f in _files("committed-hangzhou-scan") if f[0].endswith(".jpg"))
+    doc = read_document(name, "sha", data, get_engine, [])
+    page = doc.page_images[1]
+    signed = signature_field(page, doc.items, name, 1)
+    assert signed is not None and signed.value == "是" and signed.evidence.bbox is not None
+    # the same form never signed: the pen's strokes (dark, not red) go, the seal and the paper's noise stay
+    arr = np.asarray(page.convert("RGB")).copy()
+    x0, y0, x1, y1 = (int(v) for v in signed.evidence.bbox)
+    area = arr[y0:y1, x0:x1]
+    pen = (area.mean(axis=2) < 160) & ~red_mask(Image.fromarray(area))
+    area[pen] = 235
+    unsigned = signature_field(Image.fromarray(arr), doc.items, name, 1)
+    assert unsigned is not None and unsigned.value == "否"

@@ -9,7 +9,7 @@ from pipeline.extract.forms import TextItem, norm_label
 from pipeline.models import BBox, Evidence, Field
 
 SEAL_MIN_SHARE = 0.0015  # red pixels / page pixels
-INK_MIN_SHARE = 0.01  # dark pixels / signature area
+INK_MIN_SHARE = 0.004  # dark pixels / signature area (a thin pen signature covers under 1 %)
 
 
 def red_mask(img: Image.Image) -> np.ndarray:
@@ -71,10 +71,11 @@ def signature_field(img: Image.Image, items: list[TextItem], document: str, page
         return None
     x0, y0, x1, y1 = label.bbox
     text = norm_label(label.text)
-    end = text.index("签字") + 2
-    if end < len(text):
-        x1 = x0 + (x1 - x0) * end / len(text)
     h = y1 - y0
+    # where 签字 ends: proportionally inside the line box, but no further than the label's own characters
+    # reach (about one line height each), since the box may run on over a scribble touching the colon
+    proportional = x0 + (x1 - x0) * (text.index("签字") + 2) / len(text)
+    x1 = min(proportional, x0 + (label.text.index("签字") + 2) * h)
     box = (int(x1), int(max(0, y0 - h)), int(min(img.width, x1 + 12 * h)), int(min(img.height, y1 + h)))
     crop = img.convert("RGB").crop(box)
     grey = np.asarray(crop.convert("L"))
