@@ -126,8 +126,16 @@ def ticked_options(
         return None
     paired = _pair_by_slot(boxes, items, options)
     if paired is not None:
-        margin = min(abs(b.ink - INK_TICKED) for _opt, b in paired)
-        return [opt for opt, b in paired if b.ticked], boxes, min(1.0, 0.8 + margin * 2)
+        found = [(opt, b) for opt, b in paired.items() if b is not None]
+        lost = [opt for opt, b in paired.items() if b is None]
+        if not lost:
+            margin = min(abs(b.ink - INK_TICKED) for _opt, b in found)
+            return [opt for opt, b in found if b.ticked], boxes, min(1.0, 0.8 + margin * 2)
+        if len(lost) == 1 and found and not any(b.ticked for _opt, b in found):
+            # every other box is clean and empty; the one whose outline is broken is the one a pen crossed
+            margin = min(abs(b.ink - INK_TICKED) for _opt, b in found)
+            return lost, boxes, min(0.9, 0.75 + margin)
+        return None  # the positions are known and do not fit the squares: do not guess
     ticked: list[str] = []
     margins: list[float] = []
     # printed checkboxes all have one size; glyphs such as 口 or 日 inside the text are a little smaller
@@ -191,13 +199,14 @@ def _slot_positions(items: list[TextItem], options: tuple[str, ...]) -> dict[str
 
 def _pair_by_slot(
     boxes: list[TickBox], items: list[TextItem], options: tuple[str, ...]
-) -> list[tuple[str, TickBox]] | None:
-    """Each option with the square nearest its box slot (a square-looking character elsewhere on the line,
-    such as 口 in 号, is never an option's box); None unless every option has its own square nearby."""
+) -> dict[str, TickBox | None] | None:
+    """Each option with the square nearest its box slot, or None for an option with no square near it (a
+    square-looking character elsewhere on the line, such as 口 in 号, is never an option's box).  None when
+    an option's slot cannot be placed."""
     pos = _slot_positions(items, options)
     if len(pos) != len(options):
         return None
-    out: list[tuple[str, TickBox]] = []
+    out: dict[str, TickBox | None] = {}
     used: set[int] = set()
     for opt, (cx, cy, unit) in pos.items():
 
@@ -206,13 +215,12 @@ def _pair_by_slot(
             return float(np.hypot((b[0] + b[2]) / 2 - cx, (b[1] + b[3]) / 2 - cy))
 
         free = [i for i in range(len(boxes)) if i not in used]
-        if not free:
-            return None
-        best = min(free, key=distance)
-        if distance(best) > 0.9 * unit:
-            return None
+        best = min(free, key=distance) if free else None
+        if best is None or distance(best) > 0.9 * unit:
+            out[opt] = None
+            continue
         used.add(best)
-        out.append((opt, boxes[best]))
+        out[opt] = boxes[best]
     return out
 
 
