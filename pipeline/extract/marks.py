@@ -18,13 +18,17 @@ def red_mask(img: Image.Image) -> np.ndarray:
     return (r > 140) & (r - g > 50) & (r - b > 50)
 
 
+GREY_SEAL_SCALE = 4  # the circle search runs on a copy this many times smaller (a seal is large)
+
+
 def seal_field(img: Image.Image, document: str, page: int) -> Field:
     mask = red_mask(img)
     share = float(mask.mean())
     if share < SEAL_MIN_SHARE:
-        circle = grey_seal(img)
-        if circle is not None:  # a seal that is not red: a photocopy, or a grey scan of the original
-            return Field("是", 0.6, Evidence(document, page, circle))
+        found = grey_seal(img)
+        if found is not None:  # a seal that is not red: a black-and-white scan or photocopy of the original
+            # never sure: a grey ring may be a photocopied seal or a round shape in the text; a person checks
+            return Field("是", 0.6, Evidence(document, page, found))
         return Field("否", min(1.0, 0.9 + (SEAL_MIN_SHARE - share) / SEAL_MIN_SHARE * 0.1), Evidence(document, page))
     ys, xs = np.nonzero(mask)
     bbox: BBox = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
@@ -34,7 +38,7 @@ def seal_field(img: Image.Image, document: str, page: int) -> Field:
 
 
 def grey_seal(img: Image.Image) -> BBox | None:
-    """A large circle in the lower half of a page that has no colour at all."""
+    """A large circle in the lower half of a page that has no colour at all (searched on a reduced copy)."""
     import cv2
 
     arr = np.asarray(img.convert("RGB")).astype(np.int16)
@@ -42,21 +46,24 @@ def grey_seal(img: Image.Image) -> BBox | None:
         return None  # a colour scan without red: no seal
     grey = np.asarray(img.convert("L"))
     top = grey.shape[0] // 2
-    lower = cv2.medianBlur(grey[top:], 5)
-    size = min(img.size)
+    lower = grey[top:]
+    f = GREY_SEAL_SCALE
+    small = cv2.resize(lower, (max(1, lower.shape[1] // f), max(1, lower.shape[0] // f)), interpolation=cv2.INTER_AREA)
+    small = cv2.medianBlur(small, 3)
+    size = min(img.size) / f
     circles = cv2.HoughCircles(
-        lower,
+        small,
         cv2.HOUGH_GRADIENT,
-        dp=1.5,
-        minDist=size // 4,
+        dp=1.2,
+        minDist=size / 4,
         param1=120,
-        param2=60,
-        minRadius=size // 20,
-        maxRadius=size // 7,
+        param2=30,
+        minRadius=int(size / 20),
+        maxRadius=int(size / 7),
     )
     if circles is None:
         return None
-    x, y, r = (float(v) for v in np.asarray(circles).reshape(-1, 3)[0])
+    x, y, r = (float(v) * f for v in np.asarray(circles).reshape(-1, 3)[0])
     return (x - r, top + y - r, x + r, top + y + r)
 
 
