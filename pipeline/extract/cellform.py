@@ -223,9 +223,11 @@ def _value(
         return None
     if id(target) in matches and not matches[id(target)].rest:
         return None  # the next cell is a label: nothing was written in this field
+    if not target.lines:
+        return target.bbox  # nothing was read in the value cell: read it again, enlarged
     lines = strip_hints(list(target.lines), hints)
     if not lines:
-        return target.bbox  # an empty cell (or only a hint): read again, enlarged
+        return None  # only the printed hint (注销业务此项可不填): left blank on purpose
     value = pick_value(spec.shape, "".join(it.text for it in lines))
     conf = min(it.score for it in lines)
     bbox = _union([it.bbox for it in lines]) if with_bbox else None
