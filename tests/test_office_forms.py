@@ -271,3 +271,18 @@ def test_a_signature_is_seen_and_its_absence_too() -> None:
     area[pen] = 235
     unsigned = signature_field(Image.fromarray(arr), doc.items, name, 1)
     assert unsigned is not None and unsigned.value == "否"
+
+
+def test_a_name_the_csr_spells_the_same_way_is_no_doubt() -> None:
+    from pipeline.extract import corroborated
+
+    read = {
+        "applicant_name": Field("厦门东渡电子（集团）有限公司", 0.86),
+        "common_name": Field("厦门东渡电子集团有限公司", 0.86),
+        "csr.subject_o": Field("厦门东渡电子(集团)有限公司", 1.0),
+        "csr.subject_cn": Field("厦门东渡电子（集团）有限公司", 1.0),
+    }
+    out = corroborated(read)
+    assert out["applicant_name"].confidence == 0.95 and out["applicant_name"].value == "厦门东渡电子（集团）有限公司"
+    assert "common_name" not in out  # a misread (or a different name) is not vouched for
+    assert corroborated({"applicant_name": Field("厦门东渡电子有限公司", 0.86)}) == {}

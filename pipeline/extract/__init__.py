@@ -48,6 +48,7 @@ from pipeline.models import (
     info,
     warning,
 )
+from pipeline.names import same_name
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], OcrEngine]
@@ -383,6 +384,7 @@ def extract_case(
     fields, repairs = repair_fields(fields)
     findings.extend(repairs)
     fields.update(_der_fields(files, docs))
+    fields.update(corroborated(fields))
     timings = {
         "extract_s": time.perf_counter() - start,
         "ocr_s": sum(d.ocr_seconds for d in docs),
@@ -513,6 +515,21 @@ def _category(doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile) -> 
         return None
     conf = glyph_conf if doc.text_source != TextSource.OCR else min(glyph_conf, 0.8)
     return Field("、".join(glyphs), conf if len(glyphs) == 1 else 0.5, evidence)
+
+
+CORROBORATING = (("applicant_name", "csr.subject_o"), ("common_name", "csr.subject_cn"))
+CORROBORATED_CONFIDENCE = 0.95
+
+
+def corroborated(fields: dict[str, Field]) -> dict[str, Field]:
+    """Read names that the CSR's subject (digital, exact) spells the same way: an OCR score a little under the
+    office's threshold is no doubt then, since a misread would not match the CSR character for character."""
+    out: dict[str, Field] = {}
+    for key, witness in CORROBORATING:
+        read, digital = fields.get(key), fields.get(witness)
+        if read and digital and read.confidence < CORROBORATED_CONFIDENCE and same_name(read.value, digital.value):
+            out[key] = Field(read.value, CORROBORATED_CONFIDENCE, read.evidence)
+    return out
 
 
 def _der_fields(files: list[tuple[str, str, bytes]], docs: list[ReadDocument]) -> dict[str, Field]:

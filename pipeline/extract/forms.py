@@ -426,7 +426,8 @@ def _value_items(
         if id(it) not in label_ids
         and it.page == hit.item.page
         and same_row(lb, it.bbox)
-        and it.bbox[0] >= right_edge - 4
+        # right of the label; a value box may overlap the label's end a little (ID cards print them tight)
+        and (it.bbox[0] >= right_edge - 4 or (it.bbox[0] + it.bbox[2]) / 2 > right_edge + 0.5 * _h(lb))
         and it.bbox[0] < cut
     ]
     # a value is contiguous: stop at a wide gap (a seal's text or a note far to the right is not the value)
@@ -483,7 +484,8 @@ def _wrapped_lines(
         if not below:
             return out
         nxt = min(below, key=lambda it: it.bbox[1])
-        if any(same_row(nxt.bbox, li.bbox) for li in label_items if li.page == nxt.page):
+        # a label of the next row stops the value; one of another column (far to the right) does not
+        if any(same_row(nxt.bbox, li.bbox) and li.bbox[0] < nxt.bbox[2] for li in label_items if li.page == nxt.page):
             return out
         out.append(nxt)
         last = nxt
