@@ -112,12 +112,7 @@ def deskew(img: Image.Image) -> tuple[Image.Image, float]:
     angle = estimate_skew(img)
     if abs(angle) < 0.15:
         return img, 0.0
-    # one affine warp (OpenCV: several times faster than PIL's bicubic rotate on an A4 page)
-    arr = np.asarray(img.convert("RGB"))
-    centre = (img.width / 2, img.height / 2)
-    matrix = cv2.getRotationMatrix2D(centre, -angle, 1.0)
-    turned = cv2.warpAffine(arr, matrix, (img.width, img.height), flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255))
-    return Image.fromarray(turned), angle
+    return img.rotate(-angle, resample=Image.Resampling.BICUBIC, expand=False, fillcolor="white"), angle
 
 
 def prepare(img: Image.Image) -> PreparedPage:

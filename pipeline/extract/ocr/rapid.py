@@ -14,7 +14,7 @@ from pipeline.extract.ocr import OcrBox, OcrPage, register
 from pipeline.models import BBox
 
 TEXT_SCORE = 0.5  # what RapidOCR's full pipeline drops below (Global.text_score)
-COARSE_SIDE = 1280  # longest side the detector sees on a coarse (attachment) read
+COARSE_SIDE = 1600  # longest side the detector sees on a coarse (attachment) read (1280 misread 干 as 千)
 
 
 class RapidOcrEngine:
