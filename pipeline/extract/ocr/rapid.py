@@ -54,8 +54,8 @@ class RapidOcrEngine:
 
     def recognize_coarse(self, image: Image.Image) -> OcrPage:
         """Detector on a copy at most COARSE_SIDE px long, recogniser on full-resolution crops: for pages
-        whose text is large (licence, ID card, certificate, invoice copies), about a third of the detector's
-        work at the same readings."""
+        whose text is large (licence, ID card, certificate, invoice copies), about half the detector's work
+        at the same readings."""
         if self._coarse is None:
             from rapidocr import RapidOCR
 
