@@ -137,8 +137,8 @@ def main() -> None:
     if not args.no_prefect:
         os.environ.pop("PREFECT_API_URL", None)
         _r2, prefect_s = run(work, work / "home-prefect", prefect=True)
-    pages = sum(r["timings"].get("ocr_pages", 0) for r in results)
-    ocr = sum(r["timings"].get("ocr_s", 0) for r in results)
+    pages = sum(r.get("timings", {}).get("ocr_pages", 0) for r in results)
+    ocr = sum(r.get("timings", {}).get("ocr_s", 0) for r in results)
     issued = [r for r in results if r["status"] == "issued"]
     by_name = {Path(r["source"]["path"]).name: r for r in results}
     defect_ok = sum(1 for m in made if m["defect"] and by_name[m["name"]]["route"] == "review")
@@ -183,7 +183,7 @@ def main() -> None:
         for m in scanned[: args.ratio_cases]:
             bare = bare_ocr_seconds(work / "cases" / m["name"])
             if bare:
-                ratios.append(by_name[m["name"]]["timings"]["extract_s"] / bare)
+                ratios.append(by_name[m["name"]].get("timings", {}).get("extract_s", 0.0) / bare)
         summary["case_extract_vs_bare_ocr_median"] = round(statistics.median(ratios), 3) if ratios else None
         summary["case_extract_vs_bare_ocr_max"] = round(max(ratios), 3) if ratios else None
     for k, v in summary.items():

@@ -132,3 +132,20 @@ def test_mobile_rejects(phone: str, exc: type[Exception]) -> None:
 )
 def test_email(addr: str, ok: bool) -> None:
     assert ids.is_valid(ids.validate_email, addr) is ok
+
+
+def test_a_stdnum_lookup_error_is_a_finding_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """python-stdnum's cn.ric raised KeyError('county') on an office-rendered ID number (bench/e2e seed 778):
+    the case crashed in extraction.  Such a failure is an unknown address component, never an exception."""
+    from stdnum.cn import ric
+
+    from pipeline.validate import identifiers
+
+    def broken(number: str) -> str:
+        raise KeyError("county")
+
+    monkeypatch.setattr(ric, "validate", broken)
+    number = "350203199508049798"  # 思明区: its county is known, the check character is right
+    assert identifiers.validate_resident_id(number)[0] == number
+    with pytest.raises(InvalidComponent):
+        identifiers.validate_resident_id("00000019950804979" + identifiers._ric_check("00000019950804979"))

@@ -88,7 +88,12 @@ def validate_resident_id(number: str, today: date | None = None) -> tuple[str, s
         kind = "居民身份证"
     if kind == "居民身份证":
         try:
-            ric.validate(code)  # address code, birth date, check character
+            try:
+                ric.validate(code)  # address code, birth date, check character
+            except (KeyError, IndexError, ValueError) as exc:
+                # python-stdnum's own data lookup can fail on some address codes (KeyError 'county'):
+                # that is an unknown address component, not a crash of the case
+                raise InvalidComponent() from exc
         except InvalidComponent:
             # stdnum also rejects an address code created after the birth year (思明区 dates from 1983), but
             # an 18-digit number carries the code where it was *issued* (1999+), so such numbers are real.
