@@ -18,6 +18,7 @@ from typing import Any
 from pipeline import extract as extract_stage
 from pipeline import ingest as ingest_stage
 from pipeline import validate as validate_stage
+from pipeline.actions import Action, ActionRules, OldCertificate, rules
 from pipeline.config import Settings
 from pipeline.errors import CaseBusy, CertIntakeError, ConfigError, InvalidTransition, IssuanceRefused
 from pipeline.extract.forms import AttachmentSpecs, OfficeProfile, load_attachment_specs, load_profiles
@@ -227,8 +228,8 @@ def is_clean(ctx: Context, case_id: str) -> bool:
 
 
 def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
-    """Issue (新办/更新) or revoke (注销) for a case that is clean (validated + route issue) or approved by a
-    reviewer; refuse anything else."""
+    """Carry out the action of the case's category (issue, renew, replace, change, add, revoke, unlock) for a
+    case that is clean (validated + route issue) or approved by a reviewer; refuse anything else."""
     start = time.perf_counter()
     case = ctx.store.get_case(case_id)
     if case.status == "validated":
@@ -236,103 +237,156 @@ def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
             raise IssuanceRefused(f"case {case_id} is not clean; it must be approved by a reviewer first")
     elif case.status not in ("approved", "issuing"):
         raise IssuanceRefused(f"case {case_id} is {case.status}; only clean or approved cases are issued")
+    profile = ctx.profiles.get(case.office) or ctx.profiles[ctx.settings.default_office]
+    action = profile.action_of(case.category)
+    if action is None:
+        raise IssuanceRefused(f"case {case_id}: category {case.category!r} has no action in profile {profile.office}")
     if case.status != "issuing":
         # compare-and-set: of two workers that both saw the case approved, one goes on, the other stops
         started = {"validated", "approved"}
-        ctx.store.transition(case_id, "issuing", actor=actor, detail="issuance started", expect=started)
-    fields = ctx.store.fields(case_id)
-    profile = ctx.profiles.get(case.office) or ctx.profiles[ctx.settings.default_office]
-    if (case.category or "新办") == "注销":
-        _revoke(ctx, case_id, fields, profile, actor)
+        ctx.store.transition(case_id, "issuing", actor=actor, detail=f"{action} started", expect=started)
+    job = _Job(case_id, action, case.category or "", ctx.store.fields(case_id), profile, actor)
+    if action is Action.REVOKE:
+        _revoke(ctx, job)
+    elif action is Action.UNLOCK:
+        _unlock(ctx, job)
     else:
-        _issue_new(ctx, case_id, case.category or "新办", fields, profile, actor)
+        _issue_certificate(ctx, job)
     ctx.timing(case_id, "issue_s", time.perf_counter() - start)
 
 
-def _issue_new(
-    ctx: Context, case_id: str, category: str, fields: dict[str, Field], profile: OfficeProfile, actor: str
-) -> None:
-    csr_docs = [d for d in _documents(ctx, case_id) if d.kind == DocKind.CSR]
+@dataclass(frozen=True)
+class _Job:
+    """One case being carried out: what issuance, revocation and the notice need to know."""
+
+    case_id: str
+    action: Action
+    category: str
+    fields: dict[str, Field]
+    profile: OfficeProfile
+    actor: str
+
+    @property
+    def rules(self) -> ActionRules:
+        return rules(self.action)
+
+
+def _old_serial(ctx: Context, job: _Job) -> str:
+    """The certificate the request names (its .cer file first, else the form's 序号), one of ours."""
+    for key in ("cert.serial", "old_cert_serial"):
+        f = job.fields.get(key)
+        serial = f.value.strip().upper().lstrip("0") if f and f.value else ""
+        if serial and ctx.store.certificate(serial) is not None:
+            return serial
+    raise IssuanceRefused(f"case {job.case_id}: the old certificate ({job.action}) is not one of ours")
+
+
+def _revoke_old(ctx: Context, job: _Job, serial: str) -> datetime:
+    now = datetime.now(UTC).replace(microsecond=0)
+    reason = job.rules.revocation_reason
+    revoked = ctx.store.revoke_case_certificates(serial, reason, now, actor=f"{job.actor} ({job.action} {job.case_id})")
+    publish_crl(ctx.store, ctx.local_ca, ctx.settings.crl_path, now)
+    log.info("case %s (%s): revoked %s (%s); CRL published", job.case_id, job.action, ", ".join(revoked), reason)
+    return now
+
+
+def _issue_certificate(ctx: Context, job: _Job) -> None:
+    """issue_new, add, renew, replace, change: a new pair; the old certificate as the action says."""
+    fate = job.rules.old_certificate
+    old_serial = _old_serial(ctx, job) if job.rules.needs_old_certificate else None
+    revoked_at = None
+    if old_serial and fate is OldCertificate.REVOKE_BEFORE_ISSUE:  # 补办: the lost key dies first
+        revoked_at = _revoke_old(ctx, job, old_serial)
+    csr_docs = [d for d in _documents(ctx, job.case_id) if d.kind == DocKind.CSR]
     if not csr_docs:
-        raise IssuanceRefused(f"case {case_id} has no CSR")
-    csr_der = {name: data for name, _sha, data in _case_files(ctx, case_id)}[csr_docs[0].name]
+        raise IssuanceRefused(f"case {job.case_id} has no CSR")
+    csr_der = {name: data for name, _sha, data in _case_files(ctx, job.case_id)}[csr_docs[0].name]
+    fields = job.fields
     name = fields["applicant_name"].value
     out = ctx.issuer.issue(
         IssueRequest(
-            case_id=case_id,
+            case_id=job.case_id,
             applicant_name=name,
             common_name=fields["common_name"].value if "common_name" in fields else name,
             org_code=fields["org_code"].value if "org_code" in fields else None,
             csr_der=csr_der,
-            profile=dict(profile.raw.get("profile") or {}),
+            profile=dict(job.profile.raw.get("profile") or {}),
         )
     )
-    old_serial, old_revoke_at = None, None
-    if category == "更新" and "old_cert_serial" in fields:
-        old_serial = fields["old_cert_serial"].value
-        old_revoke_at = add_months(datetime.fromisoformat(out.not_before), 1)
-        ctx.store.schedule_revocation(old_serial, old_revoke_at, by_case=case_id)
-    outs = ctx.store.outputs(case_id)
+    issued_at = datetime.fromisoformat(out.not_before)
+    old_revoke_at = None
+    if old_serial and fate is OldCertificate.REVOKE_AFTER_GRACE:  # 更新: the old one lives on for a while
+        old_revoke_at = add_months(issued_at, _grace_months(job.profile))
+        ctx.store.schedule_revocation(old_serial, old_revoke_at, by_case=job.case_id)
+    elif old_serial and fate is OldCertificate.REVOKE_AFTER_ISSUE:  # 变更: the old subject's certificate ends
+        revoked_at = _revoke_old(ctx, job, old_serial)
+    outs = ctx.store.outputs(job.case_id)
     files = [Path(outs[k]) for k in ("sign_cert", "env_cert", "envelope", "chain") if k in outs]
     notice = _notice(
         ctx,
-        case_id,
-        category,
-        fields,
-        profile,
+        job,
         [p.name for p in files],
-        issued_at=datetime.fromisoformat(out.not_before),
+        serial=out.serial,
+        issued_at=issued_at,
         valid_until=datetime.fromisoformat(out.not_after),
         old_serial=old_serial,
         old_revoke_at=old_revoke_at,
+        revoked_at=revoked_at,
     )
-    ctx.store.transition(case_id, "issued", actor=actor, detail=f"sign.cer serial {out.serial}")
-    if _deliver(ctx, case_id, fields, profile, [*files, notice]):
-        ctx.store.transition(case_id, "delivered", actor=actor, detail="delivery mail sent")
+    ctx.store.transition(job.case_id, "issued", actor=job.actor, detail=f"{job.action}: sign.cer serial {out.serial}")
+    if _deliver(ctx, job.case_id, fields, job.profile, [*files, notice]):
+        ctx.store.transition(job.case_id, "delivered", actor=job.actor, detail="delivery mail sent")
 
 
-def _revoke(ctx: Context, case_id: str, fields: dict[str, Field], profile: OfficeProfile, actor: str) -> None:
-    serial_field = fields.get("old_cert_serial") or fields.get("cert.serial")
-    if serial_field is None or ctx.store.certificate(serial_field.value) is None:
-        raise IssuanceRefused(f"case {case_id}: the certificate to revoke is not one of ours")
+def _grace_months(profile: OfficeProfile) -> int:
+    return profile.settings.renew_revokes_old_after_months if profile.settings else 1
+
+
+def _revoke(ctx: Context, job: _Job) -> None:
+    serial = _old_serial(ctx, job)
+    now = _revoke_old(ctx, job, serial)
+    notice = _notice(ctx, job, [], old_serial=serial, revoked_at=now)
+    ctx.store.transition(job.case_id, "revoked", actor=job.actor, detail=f"revoked {serial}; CRL published")
+    _deliver(ctx, job.case_id, job.fields, job.profile, [notice])
+
+
+def _unlock(ctx: Context, job: _Job) -> None:
+    """解锁: nothing is issued or revoked (a CSR sent along is ignored); recorded, notice, ledger row."""
     now = datetime.now(UTC).replace(microsecond=0)
-    revoked = ctx.store.revoke_case_certificates(serial_field.value, "cessation_of_operation", now, actor=actor)
-    publish_crl(ctx.store, ctx.local_ca, ctx.settings.crl_path, now)
-    notice = _notice(ctx, case_id, "注销", fields, profile, [], old_serial=serial_field.value.upper(), revoked_at=now)
-    ctx.store.transition(case_id, "revoked", actor=actor, detail=f"revoked {', '.join(revoked)}; CRL published")
-    _deliver(ctx, case_id, fields, profile, [notice])
+    notice = _notice(ctx, job, [], done_at=now)
+    ctx.store.transition(job.case_id, "issued", actor=job.actor, detail="unlock recorded; no certificate issued")
+    if _deliver(ctx, job.case_id, job.fields, job.profile, [notice]):
+        ctx.store.transition(job.case_id, "delivered", actor=job.actor, detail="delivery mail sent")
 
 
-def _notice(
-    ctx: Context,
-    case_id: str,
-    category: str,
-    fields: dict[str, Field],
-    profile: OfficeProfile,
-    files: list[str],
-    **dates: Any,
-) -> Path:
-    path = ctx.settings.outputs_dir / case_id / "告知书.docx"
+def _notice(ctx: Context, job: _Job, files: list[str], **facts: Any) -> Path:
+    path = ctx.settings.outputs_dir / job.case_id / "告知书.docx"
+    profile = job.profile
+    settings = profile.settings
     blob = write_notice(
         ctx.settings.forms_dir / "templates" / "notice.docx",
         NoticeData(
-            case_id=case_id,
-            category=category,
-            customer=fields["applicant_name"].value if "applicant_name" in fields else "",
+            case_id=job.case_id,
+            action=job.action,
+            category=profile.category_aliases.get(job.category, job.category),
+            categories=profile.categories,
+            customer=job.fields["applicant_name"].value if "applicant_name" in job.fields else "",
             office_name=profile.name,
-            office_phone=str(profile.raw.get("office_phone", "")),
-            form_title=str(profile.raw.get("notice_title", "数字证书")),
+            office_phone=settings.office_phone if settings else "",
+            form_title=settings.notice_title if settings else "数字证书",
             handler=ctx.settings.clerk,
             files=files,
-            **dates,
+            note=settings.notice_note if settings else "",
+            grace_months=_grace_months(profile),
+            **facts,
         ),
         path,
     )
-    ctx.store.record_output(case_id, "notice", path, ctx.store.blobs.put(blob))
-    if profile.raw.get("notice_pdf"):
+    ctx.store.record_output(job.case_id, "notice", path, ctx.store.blobs.put(blob))
+    if settings is not None and settings.notice_pdf:
         pdf = to_pdf(path)
         if pdf is not None:
-            ctx.store.record_output(case_id, "notice_pdf", pdf, ctx.store.blobs.put(pdf.read_bytes()))
+            ctx.store.record_output(job.case_id, "notice_pdf", pdf, ctx.store.blobs.put(pdf.read_bytes()))
     return path
 
 

@@ -77,7 +77,7 @@ def test_new_case_outputs_notice_mail_and_ledger(ctx: Context, tmp_path: Path) -
         assert Path(outs[key]).exists(), key
     text = docx_text(Path(outs["notice"]))
     nb = datetime.fromisoformat(r["outputs"]["not_after"])
-    assert "☑证书新办" in text and "□证书更新" in text and "□证书注销" in text
+    assert "☑新办  □注销" in text and "· 证书新办" in text  # one box per category 厦门 offers
     assert truth["applicant_name"] in text
     assert f"有效期至{nb.year:04d}年{nb.month:02d}月{nb.day:02d}日" in text
     assert "sign.cer" in text and "envprivatekey" in text
@@ -130,7 +130,7 @@ def test_revocation_case_revokes_pair_and_publishes_crl(ctx: Context, tmp_path: 
     listing = run(["openssl", "crl", "-inform", "DER", "-in", str(ctx.settings.crl_path), "-noout", "-text"]).stdout
     assert serial in listing.replace(":", "").upper() and "Cessation Of Operation" in listing
     text = docx_text(Path(r["outputs"]["notice"]))
-    assert "☑证书注销" in text and f"[序号：{serial}]已于" in text
+    assert "□新办  ☑注销" in text and f"[序号：{serial}]已于" in text
     # revoking again is refused by validation: the certificate is already revoked
     again_folder, _ = make_case(
         tmp_path,
@@ -215,7 +215,7 @@ def test_update_schedules_old_revocation_one_month_later(home: Path, tmp_path: P
     done = execute_due(ctx.store, due + timedelta(seconds=1))
     assert sorted(done) == sorted(c.serial for c in ctx.store.certificates(first["case_id"]))
     text = docx_text(Path(second["outputs"]["notice"]))
-    assert "☑证书更新" in text and f"原证书[序号：{old}]" in text
+    assert "□新办  □注销  ☑更新" in text and f"原证书[序号：{old}]" in text
 
 
 def test_delivery_mail_through_real_smtp_server_once(home: Path, tmp_path: Path) -> None:

@@ -127,11 +127,12 @@ def test_registry_import_tolerates_header_variants_and_encodings(tmp_path: Path)
 
 
 def test_quota_rules() -> None:
-    assert codes(quota("91610000555693947R", 1, 1, "新办")) == ["ORG_HAS_ACTIVE_CERT"]
-    assert quota("91610000555693947R", 0, 1, "新办") == []
-    assert codes(quota("91610000555693947R", 3, 3, "增办")) == ["ORG_CERT_QUOTA"]
-    assert quota("91610000555693947R", 2, 3, "增办") == []
-    assert quota("91610000555693947R", 5, 1, "注销") == []
+    # the last argument: the case's action adds a certificate (issue_new, add — pipeline.actions)
+    assert codes(quota("91610000555693947R", 1, 1, True)) == ["ORG_HAS_ACTIVE_CERT"]
+    assert quota("91610000555693947R", 0, 1, True) == []
+    assert codes(quota("91610000555693947R", 3, 3, True)) == ["ORG_CERT_QUOTA"]
+    assert quota("91610000555693947R", 2, 3, True) == []
+    assert quota("91610000555693947R", 5, 1, False) == []  # revoke, unlock, renew … add none
 
 
 def test_categories_and_aliases() -> None:

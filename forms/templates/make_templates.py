@@ -35,26 +35,15 @@ def build() -> None:
     title.runs[0].font.size = Pt(16)
     title.runs[0].bold = True
     doc.add_paragraph("受理编号：{case_id}")
-    doc.add_paragraph("尊敬的电子口岸客户 {customer}：")
-    doc.add_paragraph(
-        "您提交的 {box_new}证书新办  {box_update}证书更新  {box_revoke}证书注销 申请已办理完成。现将办理结果告知如下："
-    )
-    doc.add_paragraph("· 证书新办")
-    doc.add_paragraph(
-        "您的证书已于{new_issue_y}年{new_issue_m}月{new_issue_d}日签发，有效期至{new_until_y}年{new_until_m}月{new_until_d}日"
-        "（请您在证书到期前30天内到我单位办理新证书）。"
-    )
+    doc.add_paragraph("尊敬的客户 {customer}：")
+    # {boxes}: one box per category the office offers, the case's own ticked; {outcome}: the result of its
+    # action (新办/增办, 更新, 补办, 变更, 注销, 解锁) with every date and serial filled (pipeline/issue/notice.py)
+    doc.add_paragraph("您提交的 {boxes} 申请已办理完成。现将办理结果告知如下：")
+    doc.add_paragraph("· {outcome_title}")
+    doc.add_paragraph("{outcome}")
     doc.add_paragraph("为便于您使用数字证书，现将交付的文件罗列如下：")
     doc.add_paragraph("{files}")
-    doc.add_paragraph("SM2算法根证书可通过中国电子口岸门户网站--客服专区--下载中心—认证服务栏目内下载")
-    doc.add_paragraph("· 证书更新")
-    doc.add_paragraph(
-        "您的证书已于{upd_issue_y}年{upd_issue_m}月{upd_issue_d}日签发，有效期至{upd_until_y}年{upd_until_m}月{upd_until_d}日"
-        "（请您在证书到期前30天内到我单位办理新证书）。您的原证书[序号：{upd_old_serial}]即将在新证书生效后1个月后注销"
-        "（{upd_revoke_date}）。"
-    )
-    doc.add_paragraph("· 证书注销")
-    doc.add_paragraph("您的证书[序号：{revoked_serial}]已于{rev_y}年{rev_m}月{rev_d}日注销。")
+    doc.add_paragraph("{note}")
     doc.add_paragraph("本人已知晓上述内容。")
     doc.add_paragraph("经办人签字：")
     table = doc.add_table(rows=3, cols=2)

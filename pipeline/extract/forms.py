@@ -16,7 +16,9 @@ from typing import Any
 
 import yaml
 
+from pipeline.actions import Action
 from pipeline.models import BBox, Evidence, Field
+from pipeline.profiles import ProfileModel, read_profile
 
 _PUNCT = re.compile(r"[\s:：/／、,，.。;；()（）\[\]【】<>《》\"'“”‘’_\-—]+")
 
@@ -52,10 +54,19 @@ class OfficeProfile:
     stop_labels: tuple[str, ...]
     category_label: str
     category_options: tuple[str, ...]
-    required_fields: dict[str, tuple[str, ...]]
-    materials: dict[str, dict[str, str]]
+    required_fields: dict[Action, tuple[str, ...]]  # per action (pipeline.actions), not per category name
+    materials: dict[Action, dict[str, str]]
     confidence_threshold: float
     raw: dict[str, Any] = field(default_factory=dict)
+    settings: ProfileModel | None = None  # the validated profile (pipeline.profiles); None only in hand-made ones
+
+    def action_of(self, category: str | None) -> Action | None:
+        """The action a category (or alias) maps to; None when the profile does not map it."""
+        if not category:
+            return None
+        if self.settings is not None:
+            return self.settings.action_of(category)
+        return None
 
     def spec(self, key: str) -> FieldSpec:
         for f in self.fields:
@@ -78,24 +89,25 @@ def field_spec(key: str, v: dict[str, Any]) -> FieldSpec:
 
 
 def load_profile(path: Path) -> OfficeProfile:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """A profile checked against its schema (pipeline.profiles): ConfigError names the file and the key."""
+    model, data = read_profile(path)
     fields = tuple(field_spec(k, v) for k, v in data["fields"].items())
-    cat = data.get("category_field", {})
     return OfficeProfile(
-        office=data["office"],
-        name=data["name"],
-        form_title=data.get("form_title", ""),
-        form_keywords=tuple(data.get("form_keywords", [])),
-        categories=tuple(data["categories"]),
-        category_aliases=dict(data.get("category_aliases") or {}),
+        office=model.office,
+        name=model.name,
+        form_title=model.form_title,
+        form_keywords=tuple(model.form_keywords),
+        categories=tuple(model.categories),
+        category_aliases=dict(model.category_aliases),
         fields=fields,
-        stop_labels=tuple(data.get("stop_labels", [])),
-        category_label=cat.get("label", "申请类别"),
-        category_options=tuple(cat.get("options", data["categories"])),
-        required_fields={k: tuple(v) for k, v in (data.get("required_fields") or {}).items()},
-        materials={k: dict(v) for k, v in (data.get("materials") or {}).items()},
-        confidence_threshold=float(data.get("confidence_threshold", 0.9)),
+        stop_labels=tuple(model.stop_labels),
+        category_label=model.category_field.label,
+        category_options=tuple(model.category_field.options or model.categories),
+        required_fields={a: tuple(keys) for a, keys in model.required_fields.items()},
+        materials={a: {str(kind): label for kind, label in m.items()} for a, m in model.materials.items()},
+        confidence_threshold=model.confidence_threshold,
         raw=data,
+        settings=model,
     )
 
 

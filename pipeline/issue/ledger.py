@@ -1,18 +1,29 @@
-"""受理登记表 (.xlsx): one row per case, a sheet per month, rebuilt idempotently from the store."""
+"""受理登记表 (.xlsx): one row per case, a sheet per month, rebuilt idempotently from the store.
+
+Given the office profiles, a carried-out case's 审核结果 and 备注 say what its action did (签发 / 更新 / 补办 /
+变更 / 注销 / 解锁, and what happened to the old certificate); without them the row says the case status only.
+"""
 
 from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from pipeline.actions import Action, OldCertificate, rules
 from pipeline.fsutil import atomic_write
+from pipeline.models import Field
 from pipeline.store import Store
+
+if TYPE_CHECKING:  # no import of the extract stage at run time
+    from pipeline.extract.forms import OfficeProfile
 
 HEADERS = [
     "受理编号",
@@ -56,7 +67,38 @@ def _d(value: datetime | None) -> str:
     return value.date().isoformat() if value else ""
 
 
-def build_ledger(store: Store) -> bytes:
+CARRIED_OUT = ("issued", "delivered", "revoked")
+
+
+def _old_certificate_note(store: Store, action: Action, fields: dict[str, Field]) -> str:
+    """What the action did to the certificate the request named."""
+    fate = rules(action).old_certificate
+    if fate is OldCertificate.NONE:
+        return "未签发证书" if not rules(action).issues_certificate else ""
+    for key in ("cert.serial", "old_cert_serial"):
+        f = fields.get(key)
+        old = store.certificate(f.value.strip().upper().lstrip("0")) if f and f.value else None
+        if old is None:
+            continue
+        if old.state == "revoked":
+            return f"原证书 {old.serial} 已于 {_d(old.revoked_at)} 注销"
+        if old.scheduled_revocation_at:
+            return f"原证书 {old.serial} 将于 {_d(old.scheduled_revocation_at)} 注销"
+        return f"原证书 {old.serial}"
+    return ""
+
+
+def _result(store: Store, case_status: str, action: Action | None, fields: dict[str, Field]) -> tuple[str, str]:
+    """(审核结果, the action's part of 备注)."""
+    if action is None or case_status not in CARRIED_OUT:
+        return RESULT_ZH.get(case_status, case_status), ""
+    result = rules(action).ledger_result_zh if case_status != "revoked" or action is Action.REVOKE else "已注销"
+    if case_status == "delivered" and action is not Action.REVOKE:
+        result += "，已交付"
+    return result, _old_certificate_note(store, action, fields)
+
+
+def build_ledger(store: Store, profiles: Mapping[str, OfficeProfile] | None = None) -> bytes:
     by_month: dict[str, list[list[str]]] = defaultdict(list)
     for case in store.list_cases():
         fields = store.fields(case.id)
@@ -64,11 +106,14 @@ def build_ledger(store: Store) -> bytes:
         sign = certs.get("sign")
         revoked_dates = [c.revoked_at for c in store.revoked() if c.case_id == case.id]
         findings = [f.code for f in store.findings(case.id, unresolved_only=True) if f.severity != "info"]
-        note = ""
+        profile = (profiles or {}).get(case.office or "")
+        action = profile.action_of(case.category) if profile else None
+        result, action_note = _result(store, case.status, action, fields)
+        note = action_note
         if case.duplicate_of:
             note = f"重复提交，原案件 {case.duplicate_of}"
         elif findings:
-            note = "；".join(dict.fromkeys(findings))
+            note = "；".join(dict.fromkeys([*([action_note] if action_note else []), *findings]))
         row = [
             case.id,
             _d(case.created_at),
@@ -77,7 +122,7 @@ def build_ledger(store: Store) -> bytes:
             case.category or "",
             fields["handler_name"].value if "handler_name" in fields else "",
             mask_phone(fields["handler_phone"].value if "handler_phone" in fields else None),
-            RESULT_ZH.get(case.status, case.status),
+            result,
             sign.serial if sign and sign.state != "reserved" else "",
             _d(sign.not_before) if sign else "",
             _d(sign.not_after) if sign else "",
@@ -117,6 +162,6 @@ def _audit_head_sheet(wb: Workbook, store: Store) -> None:
     ws.column_dimensions["C"].width = 70
 
 
-def write_ledger(store: Store, path: Path) -> Path:
-    atomic_write(path, build_ledger(store))
+def write_ledger(store: Store, path: Path, profiles: Mapping[str, OfficeProfile] | None = None) -> Path:
+    atomic_write(path, build_ledger(store, profiles))
     return path

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from docx import Document
 
+from pipeline.actions import Action, rules
 from pipeline.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
@@ -24,18 +25,24 @@ _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 @dataclass(frozen=True)
 class NoticeData:
     case_id: str
-    category: str  # 新办 | 更新 | 注销
+    action: Action  # decides the outcome paragraph (pipeline.actions)
+    category: str  # the category as the office names it: its box is ticked
+    categories: tuple[str, ...]  # every category the office offers: one box each
     customer: str
     office_name: str
     office_phone: str
     form_title: str
     handler: str
     files: list[str]
+    note: str = ""  # the office's own line under the file list (where to download the root certificate …)
+    serial: str | None = None  # the new signing certificate
     issued_at: datetime | None = None
     valid_until: datetime | None = None
-    old_serial: str | None = None  # 更新: the certificate to be revoked; 注销: the revoked one
-    revoked_at: datetime | None = None
-    old_revoke_at: datetime | None = None
+    old_serial: str | None = None  # the certificate revoked now or scheduled for revocation
+    revoked_at: datetime | None = None  # when old_serial was revoked (revoke, replace, change)
+    old_revoke_at: datetime | None = None  # renew: when old_serial will be revoked
+    grace_months: int = 1  # renew: the office's grace period
+    done_at: datetime | None = None  # unlock: when the request was carried out
     today: date | None = None
 
 
@@ -47,14 +54,53 @@ FILE_PURPOSE = {
 }
 
 
-def _ymd(prefix: str, when: datetime | date | None) -> dict[str, str]:
-    if when is None:
-        return {f"{prefix}_y": BLANK, f"{prefix}_m": "__", f"{prefix}_d": "__"}
-    return {f"{prefix}_y": f"{when.year:04d}", f"{prefix}_m": f"{when.month:02d}", f"{prefix}_d": f"{when.day:02d}"}
+def _ymd(when: datetime | date | None) -> str:
+    return BLANK if when is None else f"{when.year:04d}年{when.month:02d}月{when.day:02d}日"
+
+
+def _serial(serial: str | None) -> str:
+    return serial.upper() if serial else BLANK
+
+
+def _issued(d: NoticeData, who: str = "您的证书") -> str:
+    return (
+        f"{who}[序号：{_serial(d.serial)}]已于{_ymd(d.issued_at)}签发，有效期至{_ymd(d.valid_until)}"
+        "（请您在证书到期前30天内到我单位办理新证书）。"
+    )
+
+
+def _revoked(d: NoticeData, who: str) -> str:
+    return f"{who}[序号：{_serial(d.old_serial)}]已于{_ymd(d.revoked_at)}注销。"
+
+
+def outcome(d: NoticeData) -> str:
+    """The result paragraph of the action's variant, every date and serial filled."""
+    match d.action:
+        case Action.ISSUE_NEW | Action.ADD:
+            return _issued(d)
+        case Action.RENEW:
+            when = _ymd(d.old_revoke_at)
+            return (
+                _issued(d, "您的新证书")
+                + f"您的原证书[序号：{_serial(d.old_serial)}]即将在新证书生效后{d.grace_months}个月后注销（{when}）。"
+            )
+        case Action.REPLACE:
+            return _revoked(d, "您遗失或损坏的原证书") + _issued(d, "补办的新证书")
+        case Action.CHANGE:
+            return _issued(d, "变更后的新证书") + _revoked(d, "您的原证书")
+        case Action.REVOKE:
+            return _revoked(d, "您的证书")
+        case Action.UNLOCK:
+            return f"您的解锁申请已于{_ymd(d.done_at)}办理完成，本业务不签发新证书，原证书继续有效。"
+
+
+def boxes(d: NoticeData) -> str:
+    """One box per category the office offers, the case's own ticked."""
+    return "  ".join(f"{TICK if c == d.category else BOX}{c}" for c in d.categories)
 
 
 def values(d: NoticeData) -> dict[str, str]:
-    v = {
+    return {
         "case_id": d.case_id,
         "customer": d.customer,
         "office_name": d.office_name,
@@ -62,21 +108,13 @@ def values(d: NoticeData) -> dict[str, str]:
         "form_title": d.form_title,
         "handler": d.handler,
         "today": (d.today or date.today()).isoformat(),
-        "box_new": TICK if d.category == "新办" else BOX,
-        "box_update": TICK if d.category == "更新" else BOX,
-        "box_revoke": TICK if d.category == "注销" else BOX,
+        "boxes": boxes(d),
+        "outcome_title": rules(d.action).title_zh,
+        "outcome": outcome(d),
         "files": "\n".join(f"（{i}） {name}\t{FILE_PURPOSE.get(name, '')}" for i, name in enumerate(d.files, 1))
         or "（无）",
-        "upd_old_serial": d.old_serial if d.category == "更新" and d.old_serial else BLANK,
-        "upd_revoke_date": d.old_revoke_at.date().isoformat() if d.old_revoke_at else BLANK,
-        "revoked_serial": d.old_serial if d.category == "注销" and d.old_serial else BLANK,
+        "note": d.note,
     }
-    v |= _ymd("new_issue", d.issued_at if d.category == "新办" else None)
-    v |= _ymd("new_until", d.valid_until if d.category == "新办" else None)
-    v |= _ymd("upd_issue", d.issued_at if d.category == "更新" else None)
-    v |= _ymd("upd_until", d.valid_until if d.category == "更新" else None)
-    v |= _ymd("rev", d.revoked_at if d.category == "注销" else None)
-    return v
 
 
 def _fill_paragraph(paragraph: object, v: dict[str, str]) -> None:

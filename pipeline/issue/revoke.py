@@ -1,4 +1,5 @@
-"""Revocation and the CRL: revoke now (注销), execute scheduled revocations (更新), publish an SM2 CRL."""
+"""Revocation and the CRL: execute scheduled revocations (the old certificate of a ``renew``, after the office's
+grace period), publish an SM2 CRL.  Immediate revocations (revoke, replace, change) are done by the issue stage."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ CRL_VALIDITY = timedelta(days=7)
 
 
 def execute_due(store: Store, now: datetime | None = None) -> list[str]:
-    """Revoke every certificate whose scheduled revocation time has come (superseded by an 更新)."""
+    """Revoke every certificate whose scheduled revocation time has come (superseded by a ``renew``)."""
     now = now or datetime.now(UTC)
     done: list[str] = []
     for cert in store.due_revocations(now):

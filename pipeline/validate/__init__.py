@@ -14,10 +14,23 @@ from hashlib import sha256
 
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, ValidationError
 
+from pipeline.actions import Action, OldCertificate, rules
 from pipeline.extract.der import parse_certificate
 from pipeline.extract.forms import OfficeProfile
 from pipeline.logsafe import mask_id, mask_phone
-from pipeline.models import DocKind, Document, Evidence, Field, Finding, Route, Severity, TextSource, error, warning
+from pipeline.models import (
+    DocKind,
+    Document,
+    Evidence,
+    Field,
+    Finding,
+    Route,
+    Severity,
+    TextSource,
+    error,
+    info,
+    warning,
+)
 from pipeline.names import normalise_name
 from pipeline.validate import crossdoc
 from pipeline.validate import identifiers as ids
@@ -41,7 +54,7 @@ FIELD_NAMES_ZH = {
     "common_name": "通用名",
     "algorithm": "算法",
     "validity_years": "证书有效期",
-    "old_cert_serial": "待注销证书序号",
+    "old_cert_serial": "原证书（待注销证书）序号",
     "seal_present": "申请单位公章",
     "signature_present": "签字",
     "license.org_code": "营业执照·统一社会信用代码",
@@ -60,8 +73,8 @@ FIELD_NAMES_ZH = {
     "csr.subject_o": "CSR·组织",
     "csr.key_algorithm": "CSR·公钥算法",
     "csr.key_fingerprint": "CSR·公钥指纹",
-    "cert.serial": "待注销证书·序号",
-    "cert.subject_cn": "待注销证书·通用名",
+    "cert.serial": "原证书·序号",
+    "cert.subject_cn": "原证书·通用名",
 }
 
 
@@ -122,6 +135,15 @@ def _category(fields: dict[str, Field], profile: OfficeProfile) -> tuple[str | N
             )
         ]
     cat = profile.category_aliases.get(ticked[0], ticked[0])
+    if cat not in profile.categories and ticked[0] in profile.category_options:
+        return None, [
+            error(
+                "CATEGORY_UNMAPPED",
+                "category",
+                f"申请表勾选的“{ticked[0]}”在本受理点的业务配置中没有对应的办理方式，不能自动办理，请人工处理",
+                f.evidence,
+            )
+        ]
     if cat not in profile.categories:
         return None, [
             error(
@@ -225,14 +247,15 @@ def _id_findings(prefix: str, who: str, num: Field, id_type: str) -> list[Findin
     return []
 
 
-def _form_findings(fields: dict[str, Field], profile: OfficeProfile, category: str | None) -> list[Finding]:
+def _form_findings(fields: dict[str, Field], profile: OfficeProfile, action: Action | None) -> list[Finding]:
     out: list[Finding] = []
-    if category:
-        for key in profile.required_fields.get(category, ()):
+    if action:
+        for key in profile.required_fields.get(action, ()):
             if key not in fields or not fields[key].value:
                 out.append(error("FIELD_MISSING", key, f"申请表中“{zh(key)}”未填写或无法识别"))
     name, cn = fields.get("applicant_name"), fields.get("common_name")
-    if name and cn and normalise_name(name.value) != normalise_name(cn.value) and category != "注销":
+    issues = action is not None and rules(action).issues_certificate
+    if name and cn and normalise_name(name.value) != normalise_name(cn.value) and issues:
         out.append(
             error(
                 "COMMON_NAME_MISMATCH",
@@ -280,22 +303,36 @@ def _form_findings(fields: dict[str, Field], profile: OfficeProfile, category: s
     return out
 
 
-def _materials(documents: list[Document], profile: OfficeProfile, category: str | None) -> list[Finding]:
-    if not category:
+CSR_MATERIAL = "证书申请文件（.csr）"
+
+
+def required_materials(profile: OfficeProfile, action: Action) -> dict[str, str]:
+    """The documents an action needs: the profile's list, plus the CSR whenever the action issues."""
+    needed = dict(profile.materials.get(action, {}))
+    if rules(action).issues_certificate:
+        needed.setdefault(str(DocKind.CSR), CSR_MATERIAL)
+    return needed
+
+
+def _materials(documents: list[Document], profile: OfficeProfile, action: Action | None) -> list[Finding]:
+    if not action:
         return []
     present = {d.kind for d in documents}
     out = []
-    for kind, label in profile.materials.get(category, {}).items():
+    for kind, label in required_materials(profile, action).items():
         if DocKind(kind) not in present:
             out.append(error("MATERIAL_MISSING", None, f"缺少申请材料：{label}"))
     return out
 
 
-def _csr_findings(case: CaseInput, category: str | None) -> list[Finding]:
+def _csr_findings(case: CaseInput, action: Action | None) -> list[Finding]:
     out: list[Finding] = []
     csr_docs = [d for d in case.documents if d.kind == DocKind.CSR]
     if not csr_docs:
         return out
+    if action is not None and not rules(action).issues_certificate:
+        what = rules(action).title_zh
+        return [info("CSR_IGNORED", None, f"{what}业务不签发证书，随附的证书申请文件“{csr_docs[0].name}”不予处理")]
     rsa_refused = bool(case.profile.raw.get("rsa_allowed_until"))
     doc = csr_docs[0]
     parsed, findings = check_csr(doc.name, case.files.get(doc.name, b""), rsa_refused)
@@ -331,9 +368,10 @@ def _norm_serial(serial: str) -> str:
     return serial.strip().upper().lstrip("0") or "0"
 
 
-def _old_certificate_findings(case: CaseInput, category: str | None) -> list[Finding]:
-    """注销 / 更新: the .cer in the case is ours, matches 待注销/原证书 序号 and the organisation."""
-    if category not in ("注销", "更新"):
+def _old_certificate_findings(case: CaseInput, action: Action | None) -> list[Finding]:
+    """Actions on an old certificate (renew, replace, change, revoke): it is named (序号 on the form or the .cer
+    file), ours, active, matches the form's serial and the organisation."""
+    if action is None or not rules(action).needs_old_certificate:
         return []
     out: list[Finding] = []
     field = case.fields.get("old_cert_serial")
@@ -358,6 +396,9 @@ def _old_certificate_findings(case: CaseInput, category: str | None) -> list[Fin
                     )
                 )
     serial = file_serial or (field.value if field else None)
+    if not serial and not out:
+        text = f"{rules(action).title_zh}须提供原证书：申请表未填写原证书序号，也未附原证书文件"
+        out.append(error("OLD_CERT_MISSING", "old_cert_serial", text))
     if not serial or case.certificate_lookup is None:
         return out
     known = case.certificate_lookup(_norm_serial(serial))
@@ -370,12 +411,13 @@ def _old_certificate_findings(case: CaseInput, category: str | None) -> list[Fin
             error(
                 "OLD_CERT_ORG_MISMATCH",
                 "old_cert_serial",
-                f"待{category}证书属于机构代码 {known.org_code}，与申请表 {org.value} 不一致",
+                f"原证书属于机构代码 {known.org_code}，与申请表 {org.value} 不一致",
             )
         )
+    revoking_now = rules(action).old_certificate is OldCertificate.REVOKE_NOW
     if known.state == "revoked":
         out.append(error("OLD_CERT_REVOKED", "old_cert_serial", f"序号为 {serial} 的证书已经注销"))
-    elif category == "注销" and known.not_after and known.not_after.replace(tzinfo=None) < datetime.now():
+    elif revoking_now and known.not_after and known.not_after.replace(tzinfo=None) < datetime.now():
         out.append(error("OLD_CERT_EXPIRED", "old_cert_serial", f"序号为 {serial} 的证书已过期，到期后自动注销"))
     return out
 
@@ -408,18 +450,19 @@ def _value(fields: dict[str, Field], key: str) -> str | None:
 
 
 def validate_case(case: CaseInput) -> tuple[str | None, list[Finding]]:
-    """(category, findings)."""
+    """(category, findings): the category as the profile names it; what is checked follows its action."""
     category, findings = _category(case.fields, case.profile)
+    action = case.profile.action_of(category)
     findings += _identifier_findings(case.fields)
-    findings += _form_findings(case.fields, case.profile, category)
-    findings += _materials(case.documents, case.profile, category)
+    findings += _form_findings(case.fields, case.profile, action)
+    findings += _materials(case.documents, case.profile, action)
     findings += _unsealed_form(case.documents, case.fields, case.profile)
-    findings += _csr_findings(case, category) if category != "注销" else []
-    findings += _old_certificate_findings(case, category)
+    findings += _csr_findings(case, action)
+    findings += _old_certificate_findings(case, action)
     findings += crossdoc.consistency(case.fields)
     findings += crossdoc.suspicious_email_domain(case.fields)
     raw = case.profile.raw
-    if category != "注销":
+    if action is not None and rules(action).issues_certificate:
         findings += crossdoc.product_certificate(
             case.fields,
             case.registry,
@@ -432,7 +475,7 @@ def validate_case(case: CaseInput) -> tuple[str | None, list[Finding]]:
         _value(case.fields, "org_code"),
         case.active_certificates,
         int(raw.get("certificates_per_org", 0) or 0),
-        category,
+        action is not None and rules(action).counts_against_quota,
     )
     if case.subject_company and case.fields.get("applicant_name"):
         if normalise_name(case.subject_company) != normalise_name(case.fields["applicant_name"].value):
@@ -479,7 +522,8 @@ def route(
 ) -> tuple[Route, list[Finding]]:
     """Route plus the low-confidence findings that explain a review route."""
     extra: list[Finding] = []
-    required = set(profile.required_fields.get(category or "", ())) | {"category"}
+    action = profile.action_of(category)
+    required = set(profile.required_fields.get(action, ()) if action else ()) | {"category"}
     for key in sorted(required):
         f = fields.get(key)
         if f is not None and f.confidence < profile.confidence_threshold:
@@ -493,4 +537,4 @@ def route(
             )
     everything = findings + extra
     doubtful = any(f.severity in (Severity.ERROR, Severity.WARNING) for f in everything)
-    return (Route.REVIEW if doubtful or category is None else Route.ISSUE), extra
+    return (Route.REVIEW if doubtful or action is None else Route.ISSUE), extra

@@ -204,9 +204,10 @@ def product_certificate(
     return out
 
 
-def quota(org_code: str | None, active: int, per_org: int, category: str | None) -> list[Finding]:
-    """Certificates per organisation (厦门: one in principle → warning; 商务部: at most 3 keys → error)."""
-    if not org_code or per_org <= 0 or category not in ("新办", "首次申领", "增办", "新申请"):
+def quota(org_code: str | None, active: int, per_org: int, counts: bool) -> list[Finding]:
+    """Certificates per organisation (厦门: one in principle → warning; 商务部: at most 3 keys → error).
+    ``counts``: the case's action adds a certificate (pipeline.actions: issue_new, add)."""
+    if not org_code or per_org <= 0 or not counts:
         return []
     if per_org == 1 and active >= 1:
         return [
