@@ -159,12 +159,13 @@ class ProfileModel(Strict):
 
 
 def _describe(err: Any) -> str:
-    loc = ".".join(str(p) for p in err["loc"])
+    parts = [str(p) for p in err["loc"] if p != "[key]"]  # a bad mapping key is named by the key itself
+    loc = ".".join(parts)
     kind = err["type"]
     if kind == "extra_forbidden":
         text = "unknown key"
-    elif kind == "enum" and err["loc"] and err["loc"][0] in ("categories", "required_fields", "materials"):
-        what = "document kind" if err["loc"][0] == "materials" and len(err["loc"]) > 2 else "action"
+    elif kind == "enum" and parts and parts[0] in ("categories", "required_fields", "materials"):
+        what = "document kind" if parts[0] == "materials" and len(parts) > 2 else "action"
         text = f"unknown {what} {err['input']!r}"
     elif kind == "value_error":
         return str(err["ctx"]["error"]) if "ctx" in err else err["msg"]

@@ -44,6 +44,9 @@ class Context:
     settings: Settings
     timings: dict[str, dict[str, float]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.profiles  # noqa: B018 — a bad office profile stops every command at start, naming file and key
+
     @cached_property
     def store(self) -> Store:
         return Store.open(self.settings.database_url, self.settings.blob_dir)
