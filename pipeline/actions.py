@@ -68,13 +68,20 @@ def rules(action: Action) -> ActionRules:
     return RULES[action]
 
 
-# what the clerk reads next to an action (review queue, office table)
+# what the clerk reads next to a category (review queue and case page, the README's office table)
 ACTION_ZH: dict[Action, str] = {
-    Action.ISSUE_NEW: "新办证书",
-    Action.RENEW: "更新（新证书签发，原证书宽限期后注销）",
-    Action.REPLACE: "补办（原证书立即注销，签发新证书）",
-    Action.CHANGE: "变更（签发新证书，原证书注销）",
-    Action.ADD: "增办（新证书，计入单位证书数量上限）",
-    Action.REVOKE: "注销",
-    Action.UNLOCK: "解锁（不签发证书，登记并出具告知书）",
+    Action.ISSUE_NEW: "签发新证书",
+    Action.RENEW: "签发新证书，原证书宽限期满后注销",
+    Action.REPLACE: "原证书立即注销，再签发新证书",
+    Action.CHANGE: "签发新证书，原证书注销",
+    Action.ADD: "签发新证书，计入单位证书数量上限",
+    Action.REVOKE: "注销原证书",
+    Action.UNLOCK: "解锁登记，不签发证书",
 }
+
+
+def describe(category: str | None, action: Action | None) -> str:
+    """A category as the clerk sees it: the office's word and what it does."""
+    if not category:
+        return ""
+    return f"{category}（{ACTION_ZH[action]}）" if action else f"{category}（未配置办理方式）"

@@ -343,3 +343,23 @@ def test_an_unmapped_ticked_option_goes_to_review_never_issuance(home: Path, tmp
         finding["severity"] == "error" and "解锁" in finding["message"] and "没有对应的办理方式" in finding["message"]
     )
     assert ctx.store.certificates(r["case_id"]) == [] and "notice" not in r["outputs"]
+
+
+# --------------------------------------------------------------------------- the README's table
+
+
+def test_the_readme_office_table_is_what_the_profiles_say() -> None:
+    from pipeline.offices import office_table, replace_table
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert replace_table(readme, office_table(load_profiles(FORMS))) == readme, (
+        "README office table is stale: python -m pipeline.offices --write README.md"
+    )
+
+
+def test_the_clerk_sees_the_category_with_its_action() -> None:
+    from pipeline.actions import describe
+
+    netca = load_profiles(FORMS)["netca-gd"]
+    assert describe("补办", netca.action_of("补办")) == "补办（原证书立即注销，再签发新证书）"
+    assert describe("解锁", None) == "解锁（未配置办理方式）" and describe(None, None) == ""

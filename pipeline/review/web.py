@@ -37,6 +37,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from pipeline import logsafe
+from pipeline.actions import describe
 from pipeline.errors import CertIntakeError
 from pipeline.extract import der
 from pipeline.models import DocKind, Severity
@@ -467,7 +468,7 @@ def queue_rows(
                 {
                     "id": case.id,
                     "office": case.office,
-                    "category": case.category or "",
+                    "category": _category_display(ctx, case.office, case.category),
                     "applicant": case.applicant_name or case.subject_company or "",
                     "handler_phone": mask(handler.value) if handler else "",
                     "status": case.status,
@@ -483,6 +484,11 @@ def queue_rows(
             )
     rows.sort(key=lambda r: (not r["overdue"], r["due"] or "9999", -r["age"], r["id"]))
     return rows
+
+
+def _category_display(ctx: Context, office: str | None, category: str | None) -> str:
+    profile = ctx.profiles.get(office or "")
+    return describe(category, profile.action_of(category) if profile else None)
 
 
 def case_view(ctx: Context, case_id: str, actor: Actor) -> dict[str, Any]:
@@ -554,6 +560,7 @@ def case_view(ctx: Context, case_id: str, actor: Actor) -> dict[str, Any]:
     return {
         "case": case,
         "profile": profile,
+        "category": describe(case.category, profile.action_of(case.category)),
         "fields": fields,
         "findings": [
             {
