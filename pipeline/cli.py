@@ -189,7 +189,16 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     from pipeline.stages import Context
 
     ctx = Context(_settings(args))
-    print(write_ledger(ctx.store, Path(args.out) if args.out else ctx.settings.ledger_path))
+    print(write_ledger(ctx.store, Path(args.out) if args.out else ctx.settings.ledger_path, ctx.profiles))
+    return 0
+
+
+def cmd_offices(args: argparse.Namespace) -> int:
+    """Every office's categories with their actions, materials and outputs (the README's table)."""
+    from pipeline.offices import office_table
+    from pipeline.stages import Context
+
+    print(office_table(Context(_settings(args)).profiles))
     return 0
 
 
@@ -442,8 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
     crl = sub.add_parser("crl", help="publish an SM2-signed CRL of every revoked certificate")
     crl.add_argument("--out")
     crl.set_defaults(func=cmd_crl)
-    rv = sub.add_parser("revocations", help="execute due scheduled revocations (更新: old cert one month later)")
+    rv = sub.add_parser(
+        "revocations", help="execute due scheduled revocations (renew: the old cert after the grace period)"
+    )
     rv.set_defaults(func=cmd_revocations)
+    of = sub.add_parser("offices", help="each office's categories: action, materials, outputs (Markdown table)")
+    of.set_defaults(func=cmd_offices)
     lg = sub.add_parser("ledger", help="rebuild the 受理登记表 (.xlsx) from the store")
     lg.add_argument("--out")
     lg.set_defaults(func=cmd_ledger)
