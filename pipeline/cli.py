@@ -259,20 +259,32 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_PARTLY_FAILED = 8  # `batch`: some steps of the scheduled run failed, the others were done
+
+
+def _batch_exit(summary: dict[str, Any]) -> int:
+    """One line per failed step on stderr (no traceback), then the summary as JSON on stdout; the exit code
+    says whether every step went well (0) or the run partly failed (EXIT_PARTLY_FAILED)."""
+    from pipeline.batch import failure_lines
+
+    for line in failure_lines(summary):
+        print(f"cert-intake batch: {line}", file=sys.stderr)
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0 if summary.get("ok", True) else EXIT_PARTLY_FAILED
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.no_prefect:
         from pipeline.batch import run_plain
         from pipeline.stages import Context
 
-        print(json.dumps(run_plain(Context(settings)), ensure_ascii=False))
-        return 0
+        return _batch_exit(run_plain(Context(settings)))
     prepare_prefect_env(settings)
     from pipeline.flows import batch, in_process
 
     with in_process():
-        print(json.dumps(batch(str(settings.home)), ensure_ascii=False))
-    return 0
+        return _batch_exit(batch(str(settings.home)))
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -444,7 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
     fm.add_argument("--json", action="store_true")
     fm.set_defaults(func=cmd_fetch_mail)
 
-    b = sub.add_parser("batch", help="the scheduled run once: mail, inbox, pending cases, revocations, CRL, ledger")
+    b = sub.add_parser(
+        "batch",
+        help="the scheduled run once: mail, inbox, pending cases, revocations, CRL, ledger",
+        description="The scheduled run once. Each step succeeds or fails on its own; a failed step is one line "
+        f"on stderr. Exit status: 0 every step ok, {EXIT_PARTLY_FAILED} some steps failed (the others were done).",
+    )
     b.add_argument("--no-prefect", action="store_true", help="the same steps in a plain loop")
     b.set_defaults(func=cmd_batch)
 

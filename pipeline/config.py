@@ -44,6 +44,9 @@ class Settings:
     # forwarded_allow_ips (proxies whose X-Forwarded-For names the client)
     web: dict[str, Any] = field(default_factory=dict)
     audit_hmac_key_env: str = "CERT_INTAKE_AUDIT_KEY"  # the environment variable that holds the audit key
+    # per step of the scheduled run (sweep, mail, inbox, …): the seconds to wait before each retry;
+    # overrides the defaults of pipeline.batch (one retry per listed delay; [] = never retried)
+    retries: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
     @property
     def blob_dir(self) -> Path:
@@ -117,7 +120,23 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
         prefect_port=int(pick("prefect_port", 4200)),
         web=dict(file_cfg.get("web") or {}),
         audit_hmac_key_env=str(pick("audit_hmac_key_env", "CERT_INTAKE_AUDIT_KEY")),
+        retries=_retries(file_cfg.get("retries"), cfg_file),
     )
+
+
+def _retries(raw: Any, source: Path) -> dict[str, tuple[float, ...]]:
+    """``retries: {mail: [5, 30], ledger: []}`` → delays in seconds per step (checked here, names by batch)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: `retries` must map a step name to a list of seconds")
+    out: dict[str, tuple[float, ...]] = {}
+    for step, delays in raw.items():
+        items = delays if isinstance(delays, list) else None
+        if items is None or not all(isinstance(d, int | float) and not isinstance(d, bool) and d >= 0 for d in items):
+            raise ConfigError(f"{source}: retries.{step} must be a list of seconds ≥ 0, e.g. [5, 30]")
+        out[str(step)] = tuple(float(d) for d in items)
+    return out
 
 
 def prepare_prefect_env(settings: Settings) -> None:

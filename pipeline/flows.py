@@ -2,8 +2,10 @@
 
 ``process_batch`` ingests paths and runs ``process_case`` for each case as a task; a case that fails
 is recorded as failed in the store and reported — it never fails the batch.  ``batch`` is the scheduled
-run: fetch mail, take the settled inbox, process everything pending (new, approved, interrupted),
-execute due revocations, publish the CRL and rebuild the ledger; ``revocations`` is the daily part.
+run — the steps of ``pipeline.batch.STEPS``: sweep, fetch mail, take the settled inbox, process everything
+pending (new, approved, interrupted), execute due revocations, publish the CRL, rebuild the ledger — each
+step a task with its own retries (on retryable exceptions only) that fails on its own; ``dispatch`` is
+the same run fanned out to workers; ``revocations`` and ``intake`` are parts of it.
 With no Prefect server configured, Prefect runs an ephemeral one; call
 :func:`pipeline.config.prepare_prefect_env` before importing this module so each home gets its own
 Prefect database.
@@ -12,18 +14,18 @@ Prefect database.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy.exc import OperationalError
+from prefect.states import Completed
 
 from pipeline import batch as steps
 from pipeline.config import Settings, load_settings
-from pipeline.ingest.imap import ImapError
+from pipeline.errors import is_retryable
 from pipeline.issue.ledger import write_ledger
 from pipeline.stages import Context, case_contract, ingest_path, process_outcomes
 from pipeline.stages import process_case as process_case_plain
@@ -71,14 +73,33 @@ def process_case(home: str, case_id: str) -> dict[str, Any]:
     return process_case_task(home, case_id)
 
 
-def summary_markdown(title: str, results: list[dict[str, Any]], seconds: float) -> str:
-    """The batch's Prefect artifact: counts by status and route, failures, timings, one row per case."""
+def _cell(text: str, width: int = 80) -> str:
+    return text.replace("|", "/").replace("\n", " ")[:width] or "-"
+
+
+def steps_markdown(results: Sequence[steps.StepResult]) -> list[str]:
+    """The scheduled run's steps: ok or failed with the error, seconds, attempts."""
+    bad = [r for r in results if not r.ok]
+    head = "every step ok" if not bad else f"**{len(bad)} step(s) failed: {', '.join(r.name for r in bad)}**"
+    lines = [head, "", "| step | result | seconds | attempts | error |", "|---|---|---|---|---|"]
+    for r in results:
+        state = "ok" if r.ok else "FAILED"
+        lines.append(f"| {r.name} | {state} | {r.seconds:.2f} | {r.attempts} | {_cell(r.error or '', 200)} |")
+    return [*lines, ""]
+
+
+def summary_markdown(
+    title: str, results: list[dict[str, Any]], seconds: float, run_steps: Sequence[steps.StepResult] = ()
+) -> str:
+    """The batch's Prefect artifact: the run's steps (when it has some), counts by status and route,
+    failures, timings, one row per case."""
     statuses: dict[str, int] = {}
     for r in results:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
     lines = [
         f"# {title}",
         "",
+        *(steps_markdown(run_steps) if run_steps else []),
         f"{len(results)} case(s) in {seconds:.1f} s · " + " · ".join(f"{k}: {v}" for k, v in sorted(statuses.items())),
         "",
         "| case | office | route | status | findings | extract s | OCR pages | issue s | failure |",
@@ -87,7 +108,7 @@ def summary_markdown(title: str, results: list[dict[str, Any]], seconds: float) 
     for r in results:
         t = r.get("timings", {})
         codes = ", ".join(sorted({f["code"] for f in r["findings"] if f["severity"] != "info"})) or "-"
-        failure = (r.get("failure") or "").replace("|", "/").replace("\n", " ")[:80] or "-"
+        failure = _cell(r.get("failure") or "")
         lines.append(
             f"| {r['case_id']} | {r['office']} | {r['route'] or '-'} | {r['status']} | {codes} | "
             f"{t.get('extract_s', 0):.2f} | {t.get('ocr_pages', 0):.0f} | {t.get('issue_s', 0):.2f} | {failure} |"
@@ -95,9 +116,13 @@ def summary_markdown(title: str, results: list[dict[str, Any]], seconds: float) 
     return "\n".join(lines)
 
 
-def _publish(key: str, title: str, results: list[dict[str, Any]], seconds: float) -> None:
+def _publish(
+    key: str, title: str, results: list[dict[str, Any]], seconds: float, run_steps: Sequence[steps.StepResult] = ()
+) -> None:
+    bad = [r.name for r in run_steps if not r.ok]
+    description = f"{len(results)} case(s)" + (f"; failed step(s): {', '.join(bad)}" if bad else "")
     create_markdown_artifact(
-        key=key, markdown=summary_markdown(title, results, seconds), description=f"{len(results)} case(s)"
+        key=key, markdown=summary_markdown(title, results, seconds, run_steps), description=description
     )
 
 
@@ -122,97 +147,127 @@ def process_batch(home: str, paths: list[str], cases_per_task: int = 5) -> list[
     return results
 
 
-def _transient(task: Any, run: Any, state: Any) -> bool:
-    """Retry only what a network or database hiccup explains — never bad input."""
+def _retry_condition(task: Any, run: Any, state: Any) -> bool:
+    """Retry what the exception says time can fix (``errors.is_retryable``) — never bad input."""
     try:
         state.result()
-    except (OSError, TimeoutError, ImapError, OperationalError):
-        return True
-    except Exception:
-        return False
+    except Exception as exc:  # the failed state's exception, judged below
+        return is_retryable(exc)
     return False
 
 
-def _retrying(name: str) -> Any:
-    """A task retried with backoff on transient errors only (IMAP/SMTP/network, database hiccups)."""
-    return task(name=name, retries=3, retry_delay_seconds=[10, 60, 300], retry_condition_fn=_transient)
+_ATTEMPTS: dict[str, int] = {}  # task runs of each step in this process (its retries included)
 
 
-@_retrying("fetch-mail")
-def fetch_mail_task(home: str) -> list[str]:
-    return steps.intake_mail(_context(home))
+@task(name="step", cache_policy=NO_CACHE, persist_result=False)
+def step_task(home: str, step: steps.Step) -> Any:
+    """One step of the scheduled run as a task (named after the step, retried per the step)."""
+    _ATTEMPTS[step.name] = _ATTEMPTS.get(step.name, 0) + 1
+    return step.fn(_context(home))
 
 
-@_retrying("intake-inbox")
-def intake_inbox_task(home: str) -> list[str]:
-    return steps.intake_inbox(_context(home))
+def _run_step(home: str, step: steps.Step) -> steps.StepResult:
+    """The step as a Prefect task; its failure is a result, the run goes on."""
+    start = time.perf_counter()
+    _ATTEMPTS[step.name] = 0
+    configured = step_task.with_options(
+        name=step.name,
+        retries=step.retries,
+        retry_delay_seconds=list(step.retry_delays) or 0,
+        retry_condition_fn=_retry_condition,
+    )
+    state = configured(home, step, return_state=True)
+    seconds, attempts = time.perf_counter() - start, max(1, _ATTEMPTS[step.name])
+    if state.is_completed():
+        return steps.StepResult(step.name, True, None, seconds, state.result(), attempts, step.label_zh)
+    exc = state.result(raise_on_failure=False)
+    if not isinstance(exc, BaseException):  # crashed or cancelled: the state's message says why
+        exc = RuntimeError(state.message or str(state.type))
+    return steps.failed(step, exc, seconds, attempts)
 
 
-@task(name="intake-media")
-def intake_media_task(home: str, media: list[str]) -> list[str]:
-    ctx = _context(home)
-    return [o.case_id for m in media for o in ingest_path(ctx, Path(m), medium=True)]
+def _run_steps(home: str, plan: tuple[steps.Step, ...]) -> list[steps.StepResult]:
+    results = [_run_step(home, s) for s in plan]
+    logger = get_run_logger()
+    for r in results:
+        if not r.ok:
+            logger.warning("step %s failed after %d attempt(s): %s", r.name, r.attempts, r.error)
+    return results
 
 
-@_retrying("revocations")
-def revocations_task(home: str) -> dict[str, Any]:
-    return steps.revocations(_context(home))
+def _finish(value: Any, results: list[steps.StepResult]) -> Any:
+    """The flow's return: its value, in a Completed state that names the failed steps when some failed
+    (the run did everything else; Prefect hands the caller the value either way)."""
+    bad = [r.name for r in results if not r.ok]
+    if not bad:
+        return value
+    return Completed(message=f"{len(bad)} of {len(results)} step(s) failed: {', '.join(bad)}", data=value)
 
 
-@_retrying("ledger")
-def ledger_task(home: str) -> str:
-    return steps.day_ledger(_context(home))
+def _process_tasks(home: str) -> Callable[[Context], Any]:
+    """The "process" step of ``batch``: one ``process-case`` task per pending case."""
+
+    def process(ctx: Context) -> list[dict[str, Any]]:
+        return steps.process_pending(ctx, lambda cid: process_case_task(home, cid), _progress)
+
+    return process
+
+
+def _dispatch_runs(home: str, deployment: str) -> Callable[[Context], Any]:
+    """The "process" step of ``dispatch``: one ``process_case`` flow run per pending case on the work pool."""
+    from prefect.deployments import run_deployment
+
+    def start(case_id: str) -> str:
+        parameters = {"home": home, "case_id": case_id}
+        run: Any = run_deployment(deployment, parameters=parameters, timeout=0, as_subflow=False)
+        return str(run.id)
+
+    def dispatch_all(ctx: Context) -> list[str]:
+        return steps.process_pending(ctx, start)
+
+    return dispatch_all
 
 
 @flow(name="revocations", log_prints=False)
 def revocations(home: str) -> dict[str, Any]:
-    """Daily: execute due scheduled revocations (更新) and publish a fresh CRL."""
-    return revocations_task(home)
+    """Daily: execute due scheduled revocations (更新) and publish a fresh CRL (two steps of the run)."""
+    results = _run_steps(home, steps.plan(_context(home).settings, only=("revocations", "crl")))
+    return _finish(steps.summarize(results), results)
 
 
 @flow(name="intake", log_prints=False)
 def intake(home: str, media: list[str] | None = None) -> list[str]:
     """Folder + mailbox + media → cases (ingest only; ``batch`` processes them)."""
-    ids = fetch_mail_task(home) + intake_inbox_task(home)
-    if media:
-        ids += intake_media_task(home, media)
-    return ids
+    plan = steps.plan(_context(home).settings, media=media or (), only=("mail", "inbox", "media"))
+    results = _run_steps(home, plan)
+    return _finish(steps.summarize(results)["ingested"], results)
 
 
 @flow(name="batch", log_prints=False)
-def batch(home: str) -> dict[str, Any]:
-    """The scheduled run; one failing case never fails it."""
+def batch(home: str, media: list[str] | None = None) -> dict[str, Any]:
+    """The scheduled run: every step of ``pipeline.batch.STEPS`` as a task, each failing on its own.
+    Returns the summary (per step ok/error); the flow run ends Completed — with a message naming the
+    failed steps when some failed — since everything else was done."""
     start = time.perf_counter()
-    ctx = _context(home)
-    steps.sweep(ctx)
-    intake(home)
-    pending = steps.pending_cases(ctx)
-    results = []
-    for cid in pending:
-        results.append(process_case_task(home, cid))
-        _progress(len(results), len(pending), results[-1])
-    out = steps.summary(results, revocations_task(home), ledger_task(home))
-    _publish("batch", "cert-intake batch", results, time.perf_counter() - start)
-    return out
+    results = _run_steps(home, steps.plan(_context(home).settings, process=_process_tasks(home), media=media or ()))
+    out = steps.summarize(results)
+    _publish("batch", "cert-intake batch", steps.processed_cases(results), time.perf_counter() - start, results)
+    return _finish(out, results)
 
 
 @flow(name="dispatch", log_prints=False)
 def dispatch(home: str, deployment: str = "process_case/process-case") -> dict[str, Any]:
-    """The scheduled run on several hosts: intake, then one ``process_case`` flow run per pending case on the
-    work pool (any worker takes it), then revocations and the ledger.  A case dispatched twice (two runs
-    overlapping, a worker slow to start) is still processed once: the store's case lock and its
-    compare-and-set transitions decide, not the dispatcher."""
-    from prefect.deployments import run_deployment
-
-    ctx = _context(home)
-    steps.sweep(ctx)
-    intake(home)
-    pending = steps.pending_cases(ctx)
-    runs: list[str] = []
-    for cid in pending:
-        run: Any = run_deployment(deployment, parameters={"home": home, "case_id": cid}, timeout=0, as_subflow=False)
-        runs.append(str(run.id))
-    return {"dispatched": len(runs), "flow_runs": runs, "revoked": revocations_task(home), "ledger": ledger_task(home)}
+    """The scheduled run on several hosts: the same steps as ``batch``, but "process" starts one
+    ``process_case`` flow run per pending case on the work pool (any worker takes it).  A case dispatched
+    twice (two runs overlapping, a worker slow to start) is still processed once: the store's case lock
+    and its compare-and-set transitions decide, not the dispatcher."""
+    start = time.perf_counter()
+    results = _run_steps(home, steps.plan(_context(home).settings, process=_dispatch_runs(home, deployment)))
+    out = steps.summarize(results)
+    runs = [r for s in results if s.name == "process" for r in (s.value or [])]
+    out.update(dispatched=len(runs), flow_runs=runs)
+    _publish("dispatch", "cert-intake dispatch", [], time.perf_counter() - start, results)
+    return _finish(out, results)
 
 
 def in_process() -> Any:

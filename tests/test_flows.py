@@ -49,6 +49,9 @@ def test_batch_flow_takes_inbox_processes_pending_and_revokes_due(tmp_path: Path
     )
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["ok"] is True and summary["failed"] == []  # every step of the run went well
+    steps = ["sweep", "mail", "inbox", "process", "revocations", "crl", "ledger"]
+    assert [s["name"] for s in summary["steps"]] == steps
     assert summary["processed"] == 3  # the pending case, the inbox case, the broken archive's case
     assert summary["statuses"] == {"review": 2, "issued": 1}
     assert sorted(summary["revoked"]["revoked"]) == sorted(c.serial for c in ctx.store.certificates(o.case_id))

@@ -13,6 +13,7 @@ import logging
 import ssl
 from dataclasses import dataclass
 
+from pipeline.errors import ImapError, ImapLoginRefused
 from pipeline.ingest import IngestOutcome, from_mail_bytes, ingest
 from pipeline.store import Store
 
@@ -35,8 +36,7 @@ class ImapConfig:
         return f"{self.username}@{self.host}:{self.port}/{self.folder}"
 
 
-class ImapError(RuntimeError):
-    """Transient IMAP trouble (the batch retries it; nothing was lost)."""
+__all__ = ["ImapConfig", "ImapError", "ImapLoginRefused", "fetch"]
 
 
 def _connect(cfg: ImapConfig) -> imaplib.IMAP4:
@@ -67,8 +67,10 @@ def fetch(store: Store, cfg: ImapConfig, office: str) -> list[IngestOutcome]:
     """One poll: every UNSEEN message becomes a case (or is recognised as stored already)."""
     try:
         conn = _connect(cfg)
-    except (OSError, imaplib.IMAP4.error) as exc:
-        raise ImapError(f"cannot log in to {cfg.host}:{cfg.port}: {exc}") from exc
+    except imaplib.IMAP4.error as exc:  # the server answered and said no: retrying cannot help
+        raise ImapLoginRefused(f"cannot log in to {cfg.host}:{cfg.port}: {exc}") from exc
+    except OSError as exc:  # refused, unreachable, timed out, TLS failure: a later poll may get through
+        raise ImapError(f"cannot connect to {cfg.host}:{cfg.port}: {exc}") from exc
     outcomes: list[IngestOutcome] = []
     try:
         typ, _ = conn.select(cfg.folder)
