@@ -285,12 +285,14 @@ def _old_serial(ctx: Context, job: _Job) -> str:
 
 
 def _revoke_old(ctx: Context, job: _Job, serial: str) -> datetime:
+    """Revoke the old pair and publish the CRL; when it was revoked (a re-run after a crash keeps the first time)."""
     now = datetime.now(UTC).replace(microsecond=0)
     reason = job.rules.revocation_reason
     revoked = ctx.store.revoke_case_certificates(serial, reason, now, actor=f"{job.actor} ({job.action} {job.case_id})")
     publish_crl(ctx.store, ctx.local_ca, ctx.settings.crl_path, now)
     log.info("case %s (%s): revoked %s (%s); CRL published", job.case_id, job.action, ", ".join(revoked), reason)
-    return now
+    cert = ctx.store.certificate(serial)
+    return cert.revoked_at if cert is not None and cert.revoked_at is not None else now
 
 
 def _issue_certificate(ctx: Context, job: _Job) -> None:
