@@ -363,3 +363,35 @@ def test_the_clerk_sees_the_category_with_its_action() -> None:
     netca = load_profiles(FORMS)["netca-gd"]
     assert describe("补办", netca.action_of("补办")) == "补办（原证书立即注销，再签发新证书）"
     assert describe("解锁", None) == "解锁（未配置办理方式）" and describe(None, None) == ""
+
+
+# --------------------------------------------------------------------------- validation by action (no pipeline)
+
+
+def _codes(profile: OfficeProfile, category: str, documents: list | None = None) -> set[str]:
+    from pipeline.models import Field
+    from pipeline.validate import CaseInput, validate_case
+
+    _cat, found = validate_case(CaseInput(profile, {"category": Field(category, 0.99)}, documents or [], {}))
+    return {f.code for f in found}
+
+
+def test_old_certificate_actions_need_one_and_only_they() -> None:
+    netca = load_profiles(FORMS)["netca-gd"]
+    for category in netca.categories:
+        needs = rules(netca.action_of(category) or Action.UNLOCK).needs_old_certificate
+        assert ("OLD_CERT_MISSING" in _codes(netca, category)) == needs, category
+
+
+def test_issuing_actions_need_a_csr_even_where_the_profile_does_not_list_one() -> None:
+    mofcom = load_profiles(FORMS)["mofcom-ekey"]
+    assert "csr" not in mofcom.materials[Action.ADD]
+    from pipeline.validate import CSR_MATERIAL, required_materials
+
+    assert required_materials(mofcom, Action.ADD)["csr"] == CSR_MATERIAL
+    assert "csr" not in required_materials(mofcom, Action.UNLOCK)
+
+
+def test_an_option_the_form_does_not_print_is_not_offered() -> None:
+    xiamen = load_profiles(FORMS)["xiamen-eport"]
+    assert "CATEGORY_NOT_OFFERED" in _codes(xiamen, "解锁")
