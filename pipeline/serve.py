@@ -121,7 +121,7 @@ def serve(
     return 0
 
 
-def start_prefect_server(prefect_home: Path, port: int, timeout: float = 120.0) -> subprocess.Popen[bytes]:
+def start_prefect_server(prefect_home: Path, port: int, timeout: float = 300.0) -> subprocess.Popen[bytes]:
     """``prefect server start`` on loopback for this home; sets PREFECT_API_URL for this process."""
     prefect_home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
