@@ -122,13 +122,8 @@ def crl(ctx: Context) -> dict[str, Any]:
     return {"crl": str(path), "crl_number": number}
 
 
-def revocations(ctx: Context) -> dict[str, Any]:
-    """Due revocations and a fresh CRL in one call (the ``revocations`` command)."""
-    return {"revoked": execute_revocations(ctx), **crl(ctx)}
-
-
 def day_ledger(ctx: Context) -> str:
-    path = str(write_ledger(ctx.store, ctx.settings.ledger_path))
+    path = str(write_ledger(ctx.store, ctx.settings.ledger_path, ctx.profiles))  # the actions' wording
     print(ctx.store.audit_head_line(), file=sys.stderr, flush=True)  # to be recorded outside the database
     return path
 

@@ -292,5 +292,5 @@ def run_batch(settings: Settings, paths: list[Path]) -> tuple[Context, list[dict
     else:
         with in_process():
             results = process_batch(str(settings.home), [str(p) for p in paths])
-    write_ledger(ctx.store, settings.ledger_path)
+    write_ledger(ctx.store, settings.ledger_path, ctx.profiles)
     return ctx, results
