@@ -14,6 +14,7 @@ import json
 
 import pytest
 from conftest import OFFICE_SAMPLES
+from PIL import Image
 
 from pipeline.config import REPO_ROOT
 from pipeline.extract import extract_case
@@ -286,3 +287,99 @@ def test_a_name_the_csr_spells_the_same_way_is_no_doubt() -> None:
     assert out["applicant_name"].confidence == 0.95 and out["applicant_name"].value == "厦门东渡电子（集团）有限公司"
     assert "common_name" not in out  # a misread (or a different name) is not vouched for
     assert corroborated({"applicant_name": Field("厦门东渡电子有限公司", 0.86)}) == {}
+
+
+def test_a_code_an_attachment_prints_the_same_way_is_no_doubt_and_confirms_its_repair() -> None:
+    from pipeline.extract import confirmed_repairs, corroborated
+    from pipeline.models import Evidence, warning
+
+    form = Evidence("scan0001.pdf", 1, (1.0, 1.0, 2.0, 2.0))
+    licence = Evidence("scan0001.pdf", 3, (1.0, 1.0, 2.0, 2.0))
+    read = {
+        "org_code": Field("91330100MA0DNAEM0M", 0.6, form),  # repaired O→0
+        "license.org_code": Field("91330100MA0DNAEM0M", 0.98, licence),
+        "handler_id_number": Field("350212197302165870", 0.8, form),
+        "id_card.2.number": Field("350212197302165870", 0.99, Evidence("id.jpg", 1, (0.0, 0.0, 1.0, 1.0))),
+        "legal_rep_id_number": Field("350203199904163656", 0.8, form),
+        "id_card.1.number": Field("350203199904163658", 0.99, Evidence("id.jpg", 1, (0.0, 0.0, 1.0, 1.0))),
+    }
+    out = corroborated(read)
+    assert out["org_code"].confidence == 0.95 and out["handler_id_number"].confidence == 0.95
+    assert "legal_rep_id_number" not in out  # one digit apart: no witness
+    # a witness read unsurely (itself repaired) vouches for nothing; nor does the same page
+    assert corroborated({**read, "license.org_code": Field("91330100MA0DNAEM0M", 0.6, licence)}).get("org_code") is None
+    assert corroborated({**read, "license.org_code": Field("91330100MA0DNAEM0M", 0.98, form)}).get("org_code") is None
+    repaired = warning("OCR_REPAIRED", "org_code", "统一社会信用代码识别结果……请核对原件", form)
+    other = warning("OCR_REPAIRED", "legal_rep_id_number", "……请核对原件", form)
+    notes = confirmed_repairs([repaired, other], out)
+    assert [(f.code, f.severity.value) for f in notes] == [
+        ("OCR_REPAIR_CONFIRMED", "info"),
+        ("OCR_REPAIRED", "warning"),
+    ]
+
+
+def _stamp(grey_page: bool, seal: bool = True, ring_only: bool = False) -> Image.Image:
+    import random
+    import sys
+
+    from PIL import ImageDraw
+
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    from common import office_renderer
+
+    office_render = office_renderer()
+    page = Image.new("RGB", (1654, 2339), (246, 246, 244))
+    d = ImageDraw.Draw(page)
+    for y in range(300, 1500, 60):  # lines of text-like ink above
+        d.rectangle([200, y, 1400, y + 24], fill=(40, 40, 40))
+    if ring_only:  # a drawn circle with nothing along its inside: not a seal
+        d.ellipse([1000, 1700, 1320, 2020], outline=(60, 60, 60), width=8)
+    elif seal:
+        seal_img = office_render.seal_image("厦门海辰国际贸易股份有限公司", 320, random.Random(3))
+        office_render.stamp(page, seal_img, 1160, 1860)
+    return page.convert("L").convert("RGB") if grey_page else page
+
+
+def test_a_grey_seal_with_an_unbroken_rim_and_its_name_is_sure_other_circles_are_not() -> None:
+    from pipeline.extract.marks import seal_field
+
+    assert seal_field(_stamp(grey_page=False), "f", 1).confidence >= 0.95  # red
+    grey = seal_field(_stamp(grey_page=True), "f", 1)  # black-and-white scan of a sealed form
+    assert grey.value == "是" and grey.confidence >= 0.9
+    ring = seal_field(_stamp(grey_page=True, ring_only=True), "f", 1)
+    assert ring.value == "是" and ring.confidence < 0.9  # a person looks
+    none = seal_field(_stamp(grey_page=True, seal=False), "f", 1)
+    assert none.value == "否"
+
+
+def _item(text: str, box: tuple[float, float, float, float]) -> TextItem:
+    return TextItem(text, box, 0.99, 1)
+
+
+def test_attachment_rows_a_whole_other_label_is_no_value_and_a_left_column_label_ends_no_right_value() -> None:
+    from pipeline.extract.forms import clean_value, extract_labeled
+
+    specs = ATTACHMENTS.by_kind["invoice"]
+    others = ATTACHMENTS.stop_labels + tuple(a for g in ATTACHMENTS.by_kind.values() for f in g for a in f.labels)
+    invoice = [
+        _item("购买方信息", (122, 268, 293, 314)),
+        _item("销售方信息", (1193, 267, 1364, 311)),
+        _item("购买方名称：杭州华信鹭岛信息安全技术研究发展有限公司", (121, 323, 1053, 373)),
+        _item("名称：北京数字认证股份有限公司", (1194, 326, 1731, 370)),
+    ]
+    got = extract_labeled(invoice, specs, others, "inv.jpg")
+    assert got["invoice.buyer"].value == "杭州华信鹭岛信息安全技术研究发展有限公司"
+    licence = [
+        _item("法定代表人", (174, 850, 373, 901)),
+        _item("赵琪", (440, 849, 539, 905)),
+        _item("住所", (1220, 890, 1389, 946)),
+        _item("杭州市萧山区象兴一路642号26楼15", (1472, 893, 2131, 945)),
+        _item("经营范围", (172, 947, 335, 999)),
+        _item("一般项目：技术服务、技术开发、技术咨询、技", (444, 947, 1082, 989)),
+        _item("单元", (1470, 947, 1571, 1009)),
+    ]
+    got = extract_labeled(licence, ATTACHMENTS.by_kind["business_license"], others, "lic.jpg")
+    assert got["license.address"].value == "杭州市萧山区象兴一路642号26楼15单元"
+    assert got["license.legal_rep"].value == "赵琪"
+    assert clean_value("person", "☑蔡华") == "蔡华" and clean_value("person", "阿依古丽·买买提") == "阿依古丽·买买提"
+    assert clean_value("date", "2027年06月23日司认证专用章") == "2027年06月23日"

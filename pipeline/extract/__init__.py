@@ -384,7 +384,9 @@ def extract_case(
     fields, repairs = repair_fields(fields)
     findings.extend(repairs)
     fields.update(_der_fields(files, docs))
-    fields.update(corroborated(fields))
+    confirmed = corroborated(fields)
+    fields.update(confirmed)
+    findings[:] = confirmed_repairs(findings, confirmed)
     timings = {
         "extract_s": time.perf_counter() - start,
         "ocr_s": sum(d.ocr_seconds for d in docs),
@@ -505,6 +507,8 @@ def _category(doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile) -> 
                 return Field(glyphs[0], glyph_conf, evidence)
             elif len(ticked) == 1 and glyphs == ticked:  # the pixels and the tick the OCR read agree
                 conf = max(conf, glyph_conf)
+            elif len(ticked) == 1 and slots is not None and slots[0] == ticked:
+                conf = max(conf, min(slots[1], 0.95))  # the squares and the ink at the slots agree
             return Field("、".join(ticked), conf if len(ticked) == 1 else min(conf, 0.5), evidence)
         if slots is not None and slots[0]:  # no clean box contour: a pen tick across the box
             ticked, conf = slots[0], min(slots[1], 0.92)
@@ -519,16 +523,54 @@ def _category(doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile) -> 
 
 CORROBORATING = (("applicant_name", "csr.subject_o"), ("common_name", "csr.subject_cn"))
 CORROBORATED_CONFIDENCE = 0.95
+# a code on the form read (or repaired) exactly as an attachment's copy, itself read surely, prints it
+CODE_WITNESSES = {
+    "org_code": ("license.org_code",),
+    "legal_rep_id_number": ("id_card.*.number",),
+    "handler_id_number": ("id_card.*.number",),
+}
+WITNESS_CONFIDENCE = 0.9
+
+
+def _witnesses(fields: dict[str, Field], pattern: str) -> list[Field]:
+    if "*" not in pattern:
+        return [fields[pattern]] if pattern in fields else []
+    head, _, tail = pattern.partition("*")
+    return [f for k, f in fields.items() if k.startswith(head) and k.endswith(tail) and len(k) > len(head + tail)]
 
 
 def corroborated(fields: dict[str, Field]) -> dict[str, Field]:
-    """Read names that the CSR's subject (digital, exact) spells the same way: an OCR score a little under the
-    office's threshold is no doubt then, since a misread would not match the CSR character for character."""
+    """Read values another document spells exactly the same way: names the CSR's subject (digital, exact)
+    matches — an OCR score a little under the office's threshold is no doubt then, since a misread would not
+    match the CSR character for character — and codes (统一社会信用代码, ID numbers) that the licence or an ID
+    copy, read surely on another page, prints identically: two reads of different prints that agree on all
+    18 characters of a check-digit code are no misread."""
     out: dict[str, Field] = {}
     for key, witness in CORROBORATING:
         read, digital = fields.get(key), fields.get(witness)
         if read and digital and read.confidence < CORROBORATED_CONFIDENCE and same_name(read.value, digital.value):
             out[key] = Field(read.value, CORROBORATED_CONFIDENCE, read.evidence)
+    for key, patterns in CODE_WITNESSES.items():
+        read = fields.get(key)
+        if read is None or read.confidence >= CORROBORATED_CONFIDENCE:
+            continue
+        where = (read.evidence.document, read.evidence.page) if read.evidence else None
+        for w in (w for p in patterns for w in _witnesses(fields, p)):
+            other = (w.evidence.document, w.evidence.page) if w.evidence else None
+            if w.value == read.value and w.confidence >= WITNESS_CONFIDENCE and other != where:
+                out[key] = Field(read.value, CORROBORATED_CONFIDENCE, read.evidence)
+                break
+    return out
+
+
+def confirmed_repairs(findings: list[Finding], confirmed: dict[str, Field]) -> list[Finding]:
+    """A repair whose result another document prints identically is confirmed: the warning becomes a note."""
+    out = []
+    for f in findings:
+        if f.code == "OCR_REPAIRED" and f.field in confirmed:
+            message = f.message_zh.replace("请核对原件", "已与附件复印件核对一致")
+            f = info("OCR_REPAIR_CONFIRMED", f.field, message, f.evidence)
+        out.append(f)
     return out
 
 

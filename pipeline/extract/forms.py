@@ -218,11 +218,16 @@ def clean_value(shape: str, text: str) -> str:
         return re.sub(r"\s", "", t).upper()
     if shape == "name":  # registered Chinese names use full-width brackets: （集团）, （厦门）
         return re.sub(r"\s", "", t).replace("(", "（").replace(")", "）")
-    if shape in ("person", "id_type"):
+    if shape == "person":  # a name is letters (and the · of minority names): a box or mark read beside it goes
+        return re.sub(r"^[^\w·]+|[^\w·]+$", "", re.sub(r"\s", "", t))
+    if shape == "id_type":
         return re.sub(r"\s", "", t)
     if shape == "amount":
         m = re.search(r"\d[\d,]*(?:\.\d{1,2})?", t)
         return m.group(0).replace(",", "") if m else t
+    if shape == "date":  # a date printed beside a seal's text or a note: the date only
+        m = re.search(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}[-./]\d{1,2}[-./]\d{1,2}", t)
+        return re.sub(r"\s", "", m.group(0)) if m else t
     if shape == "serial":
         return re.sub(r"[^0-9A-Fa-f]", "", t).upper()
     return t
@@ -237,6 +242,7 @@ SHAPES = {
     "product_cert": re.compile(r"^[A-Z]{2,3}\d{6,20}$"),
     "algorithm": re.compile(r"^(SM2|RSA\d*)$"),
     "amount": re.compile(r"^\d+(?:\.\d{1,2})?$"),
+    "date": re.compile(r"^(\d{4}年\d{1,2}月\d{1,2}日|\d{4}[-./]\d{1,2}[-./]\d{1,2})$"),
 }
 
 
@@ -273,8 +279,11 @@ def extract_labeled(
 
     hits: dict[str, list[LabelHit]] = {}
     ordered = sorted(specs, key=lambda f: f.row_of is not None or f.below is not None)
+    whole_labels = {norm_label(a) for a in all_aliases}
     for spec in ordered:
         candidates = [h for h in (_match_label(it, spec.labels) for it in items) if h is not None]
+        # a text that is another label as a whole (购买方信息) is not a shorter label (购买方) with a value
+        candidates = [h for h in candidates if not (h.rest and norm_label(h.item.text) in whole_labels)]
         anchor_key = spec.row_of or spec.below
         if anchor_key:
             anchors = hits.get(anchor_key)
@@ -451,7 +460,8 @@ def _value_items(
             break
         kept.append(it)
         edge = it.bbox[2]
-    return _reading_order(kept + _wrapped_lines(kept, items, label_items, label_ids, right_edge, cut))
+    wrapped = _wrapped_lines(kept, items, label_items, label_ids, right_edge, cut, lb[0])
+    return _reading_order(kept + wrapped)
 
 
 def _reading_order(parts: list[TextItem]) -> list[TextItem]:
@@ -472,9 +482,12 @@ def _wrapped_lines(
     label_ids: set[int],
     left: float,
     right: float,
+    label_x: float,
 ) -> list[TextItem]:
     """Lines of the same cell below the value (long names wrap): left-aligned with it, a line apart, and on a
-    row without a label of its own.  Rows of a form carry labels, so the next row is never taken."""
+    row without a label of its own.  Rows of a form carry labels, so the next row is never taken; a label
+    that ends before the value's own label starts belongs to a column further left (a licence prints two
+    columns of label and value: 经营范围 on the left does not end 住所's value on the right)."""
     if not kept:
         return []
     out: list[TextItem] = []
@@ -497,7 +510,11 @@ def _wrapped_lines(
             return out
         nxt = min(below, key=lambda it: it.bbox[1])
         # a label of the next row stops the value; one of another column (far to the right) does not
-        if any(same_row(nxt.bbox, li.bbox) and li.bbox[0] < nxt.bbox[2] for li in label_items if li.page == nxt.page):
+        if any(
+            same_row(nxt.bbox, li.bbox) and li.bbox[0] < nxt.bbox[2] and li.bbox[2] > label_x - 0.5 * h
+            for li in label_items
+            if li.page == nxt.page
+        ):
             return out
         out.append(nxt)
         last = nxt

@@ -25,10 +25,11 @@ def seal_field(img: Image.Image, document: str, page: int) -> Field:
     mask = red_mask(img)
     share = float(mask.mean())
     if share < SEAL_MIN_SHARE:
-        found = grey_seal(img)
-        if found is not None:  # a seal that is not red: a black-and-white scan or photocopy of the original
-            # never sure: a grey ring may be a photocopied seal or a round shape in the text; a person checks
-            return Field("是", 0.6, Evidence(document, page, found))
+        circles = grey_circles(img)
+        if circles:  # a seal that is not red: a black-and-white scan or photocopy of the original
+            # sure only when an unbroken inked ring is there (a seal's rim); any other round shape a person checks
+            ring, found = max((ring_share(img, c), c) for c in circles)
+            return Field("是", 0.95 if ring >= RING_SHARE else 0.6, Evidence(document, page, found))
         return Field("否", min(1.0, 0.9 + (SEAL_MIN_SHARE - share) / SEAL_MIN_SHARE * 0.1), Evidence(document, page))
     ys, xs = np.nonzero(mask)
     bbox: BBox = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
@@ -37,13 +38,16 @@ def seal_field(img: Image.Image, document: str, page: int) -> Field:
     return Field("是", 0.97 if roundish else 0.7, Evidence(document, page, bbox))
 
 
-def grey_seal(img: Image.Image) -> BBox | None:
-    """A large circle in the lower half of a page that has no colour at all (searched on a reduced copy)."""
+GREY_CIRCLES = 3  # the strongest circles tried as a seal's rim
+
+
+def grey_circles(img: Image.Image) -> list[BBox]:
+    """Large circles in the lower half of a page that has no colour at all (searched on a reduced copy)."""
     import cv2
 
     arr = np.asarray(img.convert("RGB")).astype(np.int16)
     if float((arr.max(axis=2) - arr.min(axis=2)).mean()) > 12:
-        return None  # a colour scan without red: no seal
+        return []  # a colour scan without red: no seal
     grey = np.asarray(img.convert("L"))
     top = grey.shape[0] // 2
     lower = grey[top:]
@@ -62,9 +66,46 @@ def grey_seal(img: Image.Image) -> BBox | None:
         maxRadius=int(size / 7),
     )
     if circles is None:
-        return None
-    x, y, r = (float(v) * f for v in np.asarray(circles).reshape(-1, 3)[0])
-    return (x - r, top + y - r, x + r, top + y + r)
+        return []
+    found = [(float(x) * f, float(y) * f, float(r) * f) for x, y, r in np.asarray(circles).reshape(-1, 3)]
+    return [(x - r, top + y - r, x + r, top + y + r) for x, y, r in found[:GREY_CIRCLES]]
+
+
+RING_SHARE = 0.9  # share of directions around a grey circle in which its rim carries ink (a seal: all of them)
+RING_TEXT = 0.35  # share of directions in which the band inside the rim holds ink (the seal's name)
+RING_CONTRAST = 40  # a rim pixel is ink when this much darker than the paper (a faint photocopied seal too)
+
+
+def ring_share(img: Image.Image, circle: BBox) -> float:
+    """How surely a grey circle is a seal: the share of 120 directions from the centre in which a thin circle
+    (±3 % of the radius) holds ink, for the best centre and radius near the one found on the reduced copy —
+    a seal's rim is one unbroken ring, so some circle close by is inked all round, while rules, text or a
+    signature cover a part of any circle only — when the band inside the rim holds ink in enough directions
+    (a seal's name runs along it; a drawn circle is empty)."""
+    grey = np.asarray(img.convert("L")).astype(np.int16)
+    x0, y0, x1, y1 = circle
+    cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2
+    if r < 8:
+        return 0.0
+    ink = grey < int(np.median(grey)) - RING_CONTRAST
+    angles = np.radians(np.arange(0, 360, 3))
+    cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
+
+    def share(x: float, y: float, radii: np.ndarray) -> float:
+        xs = np.clip((x + radii * cos).astype(int), 0, ink.shape[1] - 1)
+        ys = np.clip((y + radii * sin).astype(int), 0, ink.shape[0] - 1)
+        return float(ink[ys, xs].any(axis=1).mean())
+
+    best, at = 0.0, (cx, cy, r)
+    for radius in r * np.arange(0.85, 1.16, 0.025):
+        for dx in r * np.arange(-0.08, 0.081, 0.02):
+            for dy in r * np.arange(-0.08, 0.081, 0.02):
+                rim = share(cx + dx, cy + dy, radius * np.linspace(0.97, 1.03, 5))
+                if rim > best:
+                    best, at = rim, (cx + dx, cy + dy, radius)
+    x, y, radius = at
+    inside = share(x, y, radius * np.linspace(0.65, 0.9, 11))  # a seal's name runs along about 2/3 of it
+    return best if inside >= RING_TEXT else min(best, inside)
 
 
 SIGNATURE_INK = 140  # grey level below which a pixel is pen ink (a thin or blue-black signature included)
