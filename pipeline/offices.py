@@ -14,6 +14,7 @@ from pathlib import Path
 from pipeline.actions import ACTION_ZH, Action, OldCertificate, rules
 from pipeline.extract.forms import OfficeProfile, load_profiles
 from pipeline.models import DocKind
+from pipeline.review import policy
 from pipeline.validate import required_materials
 
 BEGIN, END = "<!-- office-table:begin (python -m pipeline.offices --write README.md) -->", "<!-- office-table:end -->"
@@ -50,17 +51,38 @@ def _clerk_sees(profile: OfficeProfile, action: Action) -> str:
     status = "revoked" if action is Action.REVOKE else "issued"
     checks = ["old cert: ours, active, same org"] if rule.needs_old_certificate else []
     quota = profile.settings.certificates_per_org if profile.settings else 0
-    if rule.counts_against_quota and quota:
-        checks.append(f"quota ≤ {quota} per org")
+    if rule.issues_certificate and quota:
+        checks.append(f"quota ≤ {quota} per org" + ("" if rule.counts_against_quota else " (the old one not counted)"))
     if action is Action.UNLOCK:
         checks.append("a CSR is ignored (CSR_IGNORED)")
     return f"`{status}`; 登记表 {rule.ledger_result_zh}" + (f"; {', '.join(checks)}" if checks else "")
 
 
+def _stage(stage: policy.Stage) -> str:
+    return f"{stage.name} ({stage.role}{' · ' + stage.title if stage.title else ''})"
+
+
+def who_acts(profile: OfficeProfile, action: Action) -> str:
+    """Who must act before the case is carried out (the office's review policy, revocation authority)."""
+    staged = " → ".join(_stage(s) for s in policy.stages(profile))
+    kind = policy.policy(profile)
+    if kind == "two_stage":
+        text = f"{staged}, two people, every case"
+    elif kind == "one_stage":
+        text = f"{staged}, every case"
+    elif policy.revocation_attended(profile, action):
+        text = f"{staged}, two people (revocation: never unattended)"
+    else:
+        text = f"nobody for a clean case; doubt: {staged}"
+    if policy.revokes(action):
+        text += "; the form a sealed, signed scan"
+    return text
+
+
 def office_table(profiles: Mapping[str, OfficeProfile]) -> str:
     lines = [
-        "| office | category (aliases) | action | materials | outputs | what the clerk sees |",
-        "|---|---|---|---|---|---|",
+        "| office | category (aliases) | action | who must act first | materials | outputs | what the clerk sees |",
+        "|---|---|---|---|---|---|---|",
     ]
     for office in sorted(profiles):
         p = profiles[office]
@@ -72,7 +94,8 @@ def office_table(profiles: Mapping[str, OfficeProfile]) -> str:
             name = category + (f" ({', '.join(aliases)})" if aliases else "")
             materials = " · ".join(KIND_ZH.get(DocKind(k), k) for k in required_materials(p, action))
             lines.append(
-                f"| {office} | {name} | `{action}` {ACTION_ZH[action]} | {materials} | {_outputs(p, action)} "
+                f"| {office} | {name} | `{action}` {ACTION_ZH[action]} | {who_acts(p, action)} | {materials} "
+                f"| {_outputs(p, action)} "
                 f"| {_clerk_sees(p, action)} |"
             )
     return "\n".join(lines)

@@ -78,8 +78,46 @@ class CertificateProfileModel(Strict):
     uscc_extension_oid: str | None = Field(default=None, pattern=r"^\d+(\.\d+)+$")
 
 
+StoreRole = Literal["registrar", "approver", "admin"]  # pipeline.review.roles.Role values that verify or approve
+
+
+class StageModel(Strict):
+    """One review stage: its name (the queue shows 待<name>), the store role that carries it out (an admin
+    may too) and who the seed says acts (e.g. 省级商务主管部门)."""
+
+    name: str = Field(min_length=1, max_length=10)
+    role: StoreRole
+    title: str = ""
+
+
+DEFAULT_STAGES = (StageModel(name="验核", role="registrar"), StageModel(name="复核", role="approver"))
+
+
 class ReviewModel(Strict):
+    """Who must act before a case is carried out (enforced in pipeline.review.policy).
+
+    ``auto``: a clean case is carried out on its own, a doubtful one waits for 验核 then 复核 (two people unless
+    ``two_person: false``); ``one_stage``: every case waits for one approval (a doubtful one for 验核 too);
+    ``two_stage``: every case waits for both stages, in order, by two different people, each with its role."""
+
     two_person: bool = True  # a case one person corrected is approved by another
+    policy: Literal["auto", "one_stage", "two_stage"] = "auto"
+    stages: list[StageModel] = Field(default_factory=list)  # empty: 验核 (registrar) then 复核 (approver)
+
+    @model_validator(mode="after")
+    def _stages_fit(self) -> ReviewModel:
+        if len(self.stages) > 2:
+            raise ValueError("review.stages: at most two stages (验核, 复核)")
+        if self.policy == "one_stage" and len(self.stages) > 1:
+            raise ValueError("review.stages: a one_stage policy has one stage")
+        if self.policy == "two_stage" and len(self.stages) not in (0, 2):
+            raise ValueError("review.stages: a two_stage policy has two stages")
+        # the first of two stages is a verification (registrar), the last an approval (approver); admin does both
+        if len(self.stages) == 2 and self.stages[0].role == "approver":
+            raise ValueError("review.stages.0.role: the first stage verifies (registrar or admin), not 'approver'")
+        if self.stages and self.stages[-1].role == "registrar":
+            raise ValueError("review.stages: the last stage approves (approver or admin), not 'registrar'")
+        return self
 
 
 class ProfileModel(Strict):
@@ -103,9 +141,10 @@ class ProfileModel(Strict):
     service_device_types: list[str] | None = None
     notice_pdf: bool = False  # render the 告知书 to PDF too (LibreOffice)
     review: ReviewModel = ReviewModel()
-    # declared, enforced by #16 (review policy per office, 政务外网 modes): typed here, read by nothing yet
-    two_stage_review: bool = False
-    review_roles: dict[str, str] = Field(default_factory=dict)
+    # revoke (and the revoke half of replace/change) runs without a reviewer's approval; the 申请表 must still
+    # be a sealed, signed scan of the certificate's organisation
+    unattended_revocation: bool = False
+    # 政务外网 (seed 003) 办理方式 (集中办理 / 自主办理): printed on the form; recorded when a `mode` field is read
     modes: list[str] = Field(default_factory=list)
     # extraction (labels, printed hints, labels that end a value, the ticked category's row)
     fields: dict[str, FieldModel] = Field(min_length=1)

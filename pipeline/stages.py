@@ -32,6 +32,7 @@ from pipeline.issue.external import ExternalIssuer, IssuancePending
 from pipeline.issue.notice import NoticeData, to_pdf, write_notice
 from pipeline.issue.revoke import publish_crl
 from pipeline.models import DocKind, Document, Field, Route, Severity, TextSource, info
+from pipeline.review import policy
 from pipeline.store import Store
 from pipeline.validate import crossdoc
 from pipeline.validate.deadline import add_working_days
@@ -182,6 +183,12 @@ def run_validate(ctx: Context, case_id: str, actor: str = "system") -> Route:
         return crossdoc.RegistryInfo(e.number, e.product_name, e.model, e.valid_until) if e else None
 
     org = fields["org_code"].value if "org_code" in fields else None
+    # the organisation's active certificates, less those renew already scheduled for revocation
+    held = (
+        [c for c in ctx.store.active_certificates(org, exclude_case=case_id) if c.scheduled_revocation_at is None]
+        if org
+        else []
+    )
     category, findings = validate_stage.validate_case(
         validate_stage.CaseInput(
             profile,
@@ -193,7 +200,8 @@ def run_validate(ctx: Context, case_id: str, actor: str = "system") -> Route:
             known_certificate,
             registry=registry,
             registry_size=ctx.store.registry_size(),
-            active_certificates=len(ctx.store.active_certificates(org, exclude_case=case_id)) if org else 0,
+            active_certificates=len(held),
+            held_certificates=tuple(c.serial for c in held),
             today=case.created_at.date(),
         )
     )
@@ -205,6 +213,10 @@ def run_validate(ctx: Context, case_id: str, actor: str = "system") -> Route:
     if route == Route.ISSUE and ctx.store.reviewed(case_id):  # people touched it: an approver decides
         route = Route.REVIEW
         findings.append(info("APPROVAL_REQUIRED", None, "案件经过人工更正或核对，须经审批管理员复核批准后方可签发"))
+    action = profile.action_of(category)
+    if policy.needs_person(profile, action):  # the office's review policy, revocation authority
+        route = Route.REVIEW
+        findings.append(info("REVIEW_REQUIRED", None, policy.why_person_zh(profile, action)))
     proposed = validate_stage.proposal(findings + earlier) if route == Route.REVIEW else None
     ctx.store.replace_findings(case_id, "validate", findings)
     ctx.store.transition(
@@ -244,6 +256,7 @@ def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
     action = profile.action_of(case.category)
     if action is None:
         raise IssuanceRefused(f"case {case_id}: category {case.category!r} has no action in profile {profile.office}")
+    _policy_gate(ctx, case_id, profile, action)
     if case.status != "issuing":
         # compare-and-set: of two workers that both saw the case approved, one goes on, the other stops
         started = {"validated", "approved"}
@@ -256,6 +269,17 @@ def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
     else:
         _issue_certificate(ctx, job)
     ctx.timing(case_id, "issue_s", time.perf_counter() - start)
+
+
+def _policy_gate(ctx: Context, case_id: str, profile: OfficeProfile, action: Action) -> None:
+    """The office's review policy and revocation authority, checked again right before anything is signed or
+    revoked: a case that needs people never reaches issuance without their recorded approvals."""
+    blockers = policy.issuance_blockers(profile, action, ctx.store.review_actions(case_id))
+    if blockers:
+        raise IssuanceRefused(
+            f"case {case_id} ({profile.office}, {action}, review policy {policy.policy(profile)}): "
+            + "; ".join(blockers)
+        )
 
 
 @dataclass(frozen=True)

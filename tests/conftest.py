@@ -171,3 +171,17 @@ def openssl_sm2_verify(pub_pem: Path, signature: bytes, message: bytes, workdir:
         ]
     )
     return r.returncode == 0 and "Verified OK" in r.stdout
+
+
+def through_review(ctx: Context, case_id: str, verifier: str = "reg-wang", approver: str = "app-li") -> dict:
+    """A case waiting in review carried through the office's stages by two people — a registrar verifies
+    (验核 / 受理), an approver approves (复核) — and then processed; returns the contract."""
+    from pipeline.review import actions
+    from pipeline.stages import process_case
+
+    case = ctx.store.get_case(case_id)
+    assert case.status == "review", (case.status, [f.code for f in ctx.store.findings(case_id)])
+    if actions.verification_needed(ctx, case_id):
+        actions.verify(ctx, actions.Actor(verifier, "registrar"), case_id, "核对原件无误")
+    actions.approve(ctx, actions.Actor(approver, "approver"), case_id, "同意")
+    return process_case(ctx, case_id)

@@ -26,7 +26,7 @@ def test_every_seed_office_has_a_profile() -> None:
     assert profiles["mofcom-ekey"].raw["certificates_per_org"] == 3
     assert profiles["xiamen-eport"].categories == ("新办", "注销")
     assert "更新" in profiles["hangzhou-eport"].categories
-    assert profiles["netca-gd"].raw["two_stage_review"] is True
+    assert profiles["netca-gd"].raw["review"]["policy"] == "two_stage"
 
 
 def test_contract_carries_the_deadline(ctx) -> None:

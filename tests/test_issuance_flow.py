@@ -11,12 +11,13 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from conftest import free_port, generator, openssl_csr, openssl_sm2_key, run
+from conftest import free_port, generator, openssl_csr, openssl_sm2_key, run, through_review
 from docx import Document
 from openpyxl import load_workbook
 
 from pipeline.config import load_settings
 from pipeline.issue.revoke import execute_due
+from pipeline.review.actions import Actor, correct_field
 from pipeline.stages import Context, ingest_path, process_case
 
 
@@ -31,6 +32,7 @@ def make_case(
     seed: int = 5,
     with_csr: bool = True,
     ctx: Context | None = None,
+    scan: bool = False,
 ) -> tuple[Path, dict]:
     gen = generator()
     truth = gen.random_truth(random.Random(seed), office=office)
@@ -39,7 +41,10 @@ def make_case(
         truth["old_cert_serial"] = old_serial
     folder = root / name
     folder.mkdir(parents=True)
-    gen.render_form_docx(truth, folder / "申请表.docx", office=office)
+    if scan:  # the sealed, signed scan a revocation needs
+        gen.render_form_image(truth, gen.ScanStyle(), random.Random(seed), office=office).save(folder / "申请表.jpg")
+    else:
+        gen.render_form_docx(truth, folder / "申请表.docx", office=office)
     # text-layer copies of the licence, ID cards, product certificate (and invoice for 杭州): no OCR needed
     att = gen.attachment_truth(random.Random(seed + 100), truth)
     gen.write_attachments_docx(folder, att, invoice=office == "hangzhou")
@@ -120,10 +125,19 @@ def test_revocation_case_revokes_pair_and_publishes_crl(ctx: Context, tmp_path: 
     issued = one(ctx, folder)
     assert issued["status"] == "issued"
     serial = issued["outputs"]["serial"]
-    rev_folder, _ = make_case(
-        tmp_path, "revoke", "注销", seed=6, old_serial=serial, cer=Path(issued["outputs"]["sign_cert"]), with_csr=False
-    )
-    r = one(ctx, rev_folder)
+    cer = Path(issued["outputs"]["sign_cert"])
+    # a typed form and the (public) certificate prove no authority: held, nothing revoked
+    typed, _ = make_case(tmp_path, "revoke-typed", "注销", seed=6, old_serial=serial, cer=cer, with_csr=False)
+    held = one(ctx, typed)
+    assert held["status"] == "review" and "REVOCATION_FORM_NOT_SEALED" in {f["code"] for f in held["findings"]}
+    assert {c.state for c in ctx.store.certificates(issued["case_id"])} == {"issued"}
+    # the sealed, signed scan, verified and approved by two people
+    rev_folder, _ = make_case(tmp_path, "revoke", "注销", seed=6, old_serial=serial, cer=cer, with_csr=False, scan=True)
+    pending = one(ctx, rev_folder)
+    assert pending["status"] == "review" and "REVIEW_REQUIRED" in {f["code"] for f in pending["findings"]}
+    if "OLD_CERT_SERIAL_MISMATCH" in {f["code"] for f in pending["findings"]}:  # the drawn 序号 cell cuts it short
+        correct_field(ctx, Actor("reg-wang", "registrar"), pending["case_id"], "old_cert_serial", serial)
+    r = through_review(ctx, pending["case_id"])
     assert r["status"] == "revoked", r["findings"]
     states = {c.kind: c.state for c in ctx.store.certificates(issued["case_id"])}
     assert states == {"sign": "revoked", "env": "revoked"}

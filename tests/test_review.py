@@ -3,6 +3,7 @@ logins with throttling, CSRF and role checks over HTTP."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sqlite3
 from datetime import timedelta
@@ -80,7 +81,12 @@ def test_correction_revalidates_and_needs_a_second_person(ctx: Context, tmp_path
 def test_two_person_rule_can_be_switched_off_per_office(ctx: Context, tmp_path: Path) -> None:
     case_id, right = review_case(ctx, tmp_path)
     office = ctx.store.get_case(case_id).office
-    ctx.profiles[office].raw["review"] = {"two_person": False}
+    profile = ctx.profiles[office]
+    assert profile.settings is not None
+    off = profile.settings.model_copy(
+        update={"review": profile.settings.review.model_copy(update={"two_person": False})}
+    )
+    ctx.profiles[office] = dataclasses.replace(profile, settings=off)
     actions.correct_field(ctx, ADMIN, case_id, "org_code", right)
     actions.verify(ctx, ADMIN, case_id)
     actions.approve(ctx, ADMIN, case_id)

@@ -30,8 +30,9 @@ from pipeline.extract.forms import OfficeProfile
 from pipeline.fsutil import atomic_write
 from pipeline.issue.notice import render_values
 from pipeline.models import Field, Severity
+from pipeline.review import policy
 from pipeline.review.mask import is_personal
-from pipeline.review.roles import allowed
+from pipeline.review.roles import ROLE_NAMES, Role, allowed
 from pipeline.stages import Context, run_validate
 from pipeline.validate import zh
 from pipeline.validate.deadline import add_working_days, working_days_between
@@ -139,8 +140,38 @@ def _status(ctx: Context, case_id: str, allowed_states: tuple[str, ...]) -> str:
 
 
 def two_person_rule(ctx: Context, case_id: str) -> bool:
-    review = _profile(ctx, case_id).raw.get("review") or {}
-    return bool(review.get("two_person", True))
+    """Verifier and approver differ: always for a two_stage office, else unless ``review.two_person: false``."""
+    return policy.two_person(_profile(ctx, case_id))
+
+
+def _stage_role(ctx: Context, actor: Actor, case_id: str, action: str) -> str | None:
+    """Why ``actor`` may not carry out the office's stage that ``action`` records (Chinese); None when it may."""
+    stage = policy.stage_of(_profile(ctx, case_id), "verify" if action == "verify" else "approve")
+    if policy.role_may(stage, actor.role):
+        return None
+    try:
+        who = ROLE_NAMES[Role(stage.role)]
+    except ValueError:
+        who = stage.role
+    return f"本受理点的{stage.label}须由{who}办理"
+
+
+def verification_needed(ctx: Context, case_id: str) -> bool:
+    """Approval needs a current 验核 — except in a one_stage office for a case no finding or person put in doubt."""
+    if policy.policy(_profile(ctx, case_id)) != "one_stage":
+        return True
+    serious = any(f.severity in (Severity.ERROR, Severity.WARNING) for f in ctx.store.findings(case_id, True))
+    return serious or any(a.action in TOUCHING for a in ctx.store.review_actions(case_id))
+
+
+def waiting_for(ctx: Context, case_id: str) -> str:
+    """What a case waits for (待验核, 待复核, 待受理 …), as the queue and the case page show it."""
+    case = ctx.store.get_case(case_id)
+    if case.status != "review":
+        return ""
+    needed = verification_needed(ctx, case_id)
+    verified = needed and _verification_blocker(ctx, case_id, ctx.store.review_actions(case_id)) is None
+    return policy.waiting_for(_profile(ctx, case_id), case.status, verified, needed)
 
 
 # --------------------------------------------------------------------------- fields
@@ -204,11 +235,14 @@ def confirm_field(ctx: Context, actor: Actor, case_id: str, key: str) -> None:
 def verify(ctx: Context, actor: Actor, case_id: str, note: str = "") -> None:
     """验核: the registrar has checked the fields against the scans and the identities."""
     _require(actor, "verify")
+    refused = _stage_role(ctx, actor, case_id, "verify")
+    if refused:
+        raise ActionRefused(refused)
     with _case_held(ctx, case_id):
         _status(ctx, case_id, REVIEWABLE)
         seen = _seen(ctx, case_id)
         note = note[:500]
-        detail = {"note": note, **seen}
+        detail = {"note": note, "stage": policy.stage_of(_profile(ctx, case_id), "verify").name, **seen}
         ctx.store.record_review(
             case_id, actor.name, "verify", detail, f"验核通过 (case {seen['digest'][:16]}) {note[:200]}".strip()
         )
@@ -217,8 +251,9 @@ def verify(ctx: Context, actor: Actor, case_id: str, note: str = "") -> None:
 def _verification_blocker(ctx: Context, case_id: str, actions: list[Any]) -> str | None:
     """None when the latest verification saw the case exactly as it is now; else why not (Chinese)."""
     verifies = [a for a in actions if a.action == "verify"]
+    stage = policy.stage_of(_profile(ctx, case_id), "verify").name
     if not verifies:
-        return "尚未验核：须由注册管理员验核"
+        return f"尚未{stage}：须由注册管理员{stage}"
     state = case_state(ctx, case_id)
     last_change = max((a.id for a in actions if a.action in CHANGING), default=0)
     current = [v for v in verifies if v.id > last_change and (v.detail or {}).get("digest") == state.digest]
@@ -235,7 +270,7 @@ def _verification_blocker(ctx: Context, case_id: str, actions: list[Any]) -> str
             0, "验核后有" + "、".join({"correct": "更正", "confirm": "确认", "merge": "合并"}[a] for a in later)
         )
     why = "；".join(dict.fromkeys(changed)) or "案件内容已变化"
-    return f"验核后案件已变更（{why}），原验核已失效：须由注册管理员重新验核"
+    return f"验核后案件已变更（{why}），原{stage}已失效：须由注册管理员重新{stage}"
 
 
 def approval_blockers(ctx: Context, actor: Actor | None, case_id: str) -> list[str]:
@@ -244,7 +279,7 @@ def approval_blockers(ctx: Context, actor: Actor | None, case_id: str) -> list[s
     if ctx.store.get_case(case_id).status != "review":
         out.append("案件不在待审核状态")
     actions = ctx.store.review_actions(case_id)
-    stale = _verification_blocker(ctx, case_id, actions)
+    stale = _verification_blocker(ctx, case_id, actions) if verification_needed(ctx, case_id) else None
     if stale:
         out.append(stale)
     errors = [f for f in ctx.store.findings(case_id, unresolved_only=True) if f.severity == Severity.ERROR]
@@ -253,6 +288,10 @@ def approval_blockers(ctx: Context, actor: Actor | None, case_id: str) -> list[s
     if actor is not None:
         if not allowed(actor.role, "approve"):
             out.append("当前角色无权复核批准")
+        else:
+            refused = _stage_role(ctx, actor, case_id, "approve")
+            if refused:
+                out.append(refused)
         touched = {a.actor for a in actions if a.action in TOUCHING}
         if actor.name in touched and two_person_rule(ctx, case_id):
             out.append("双人原则：更正或验核过本案件的人员不能复核批准本案件")
@@ -267,8 +306,9 @@ def approve(ctx: Context, actor: Actor, case_id: str, note: str = "") -> None:
         if blockers:
             raise ActionRefused("；".join(blockers))
         seen = _seen(ctx, case_id)
-        detail = {"note": note[:500], **seen}
-        text = f"复核批准 (case {seen['digest'][:16]}) {note[:200]}".strip()
+        stage = policy.stage_of(_profile(ctx, case_id), "approve").name
+        detail = {"note": note[:500], "stage": stage, **seen}
+        text = f"{stage}批准 (case {seen['digest'][:16]}) {note[:200]}".strip()
         ctx.store.record_review(case_id, actor.name, "approve", detail, text)
         ctx.store.transition(
             case_id,

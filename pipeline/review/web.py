@@ -472,6 +472,7 @@ def queue_rows(
                     "applicant": case.applicant_name or case.subject_company or "",
                     "handler_phone": mask(handler.value) if handler else "",
                     "status": case.status,
+                    "waiting": actions.waiting_for(ctx, case.id),
                     "age": age,
                     "due": due or "",
                     "overdue": overdue,
@@ -561,6 +562,7 @@ def case_view(ctx: Context, case_id: str, actor: Actor) -> dict[str, Any]:
         "case": case,
         "profile": profile,
         "category": describe(case.category, profile.action_of(case.category)),
+        "waiting": actions.waiting_for(ctx, case_id),
         "fields": fields,
         "findings": [
             {

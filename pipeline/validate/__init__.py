@@ -101,6 +101,8 @@ class CaseInput:
     registry: Callable[[str], crossdoc.RegistryInfo | None] | None = None
     registry_size: int = 0
     active_certificates: int = 0  # other active signing certificates of the same org_code
+    # their serials, without those already scheduled for revocation (renew's grace period): the quota names them
+    held_certificates: tuple[str, ...] = ()
     today: date | None = None
 
 
@@ -232,6 +234,8 @@ def _id_findings(prefix: str, who: str, num: Field, id_type: str) -> list[Findin
         if ids.OTHER_ID_FORMATS[id_type].match(num.value):
             return []
         return [error("ID_NUMBER_FORMAT", key, f"{who}{id_type}号码 {mask_id(num.value)} 格式不正确", num.evidence)]
+    if id_type == "外国人永久居留身份证" and ids.is_old_foreign_permanent_resident_id(num.value):
+        return []  # the 15-character card of 2004 (the 18-digit one of 2023 is checked below)
     try:
         ids.validate_resident_id(num.value)
     except InvalidChecksum:
@@ -445,6 +449,34 @@ def _unsealed_form(documents: list[Document], fields: dict[str, Field], profile:
     ]
 
 
+REVOKING = (OldCertificate.REVOKE_NOW, OldCertificate.REVOKE_BEFORE_ISSUE, OldCertificate.REVOKE_AFTER_ISSUE)
+
+
+def _revocation_form(fields: dict[str, Field], action: Action | None) -> list[Finding]:
+    """A request that revokes a certificate (注销, and the revoke half of 补办/变更) is proved by the 申请表 with
+    the organisation's 公章 and the signature, which only a scan shows (a typed form carries neither, whatever
+    ``unsealed_text_form`` says); the certificate itself is public and proves nothing."""
+    if action is None or rules(action).old_certificate not in REVOKING:
+        return []
+    seal, sig = fields.get("seal_present"), fields.get("signature_present")
+    if seal is not None and sig is not None and seal.value == "是" and sig.value == "是":
+        return []
+    missing = [what for what, f in (("申请单位公章", seal), ("法定代表人签字", sig)) if f is None or f.value != "是"]
+    text = (
+        f"{rules(action).title_zh}将注销原证书，须提交加盖申请单位公章并签字的申请表扫描件"
+        f"（未见{'、'.join(missing)}；证书文件是公开的，不能证明申请人有权注销）"
+    )
+    return [error("REVOCATION_FORM_NOT_SEALED", "seal_present", text, seal.evidence if seal else None)]
+
+
+def _retired_serial(case: CaseInput, action: Action | None) -> str | None:
+    """The held certificate this case takes out of use (its .cer or the form's 序号), if it names one."""
+    if action is None or not rules(action).needs_old_certificate:
+        return None
+    named = {_norm_serial(f.value) for key in ("cert.serial", "old_cert_serial") if (f := case.fields.get(key))}
+    return next((s for s in case.held_certificates if _norm_serial(s) in named), None)
+
+
 def _value(fields: dict[str, Field], key: str) -> str | None:
     return fields[key].value if key in fields else None
 
@@ -457,6 +489,7 @@ def validate_case(case: CaseInput) -> tuple[str | None, list[Finding]]:
     findings += _form_findings(case.fields, case.profile, action)
     findings += _materials(case.documents, case.profile, action)
     findings += _unsealed_form(case.documents, case.fields, case.profile)
+    findings += _revocation_form(case.fields, action)
     findings += _csr_findings(case, action)
     findings += _old_certificate_findings(case, action)
     findings += crossdoc.consistency(case.fields)
@@ -475,7 +508,9 @@ def validate_case(case: CaseInput) -> tuple[str | None, list[Finding]]:
         _value(case.fields, "org_code"),
         case.active_certificates,
         int(raw.get("certificates_per_org", 0) or 0),
-        action is not None and rules(action).counts_against_quota,
+        action is not None and rules(action).issues_certificate,
+        held=case.held_certificates,
+        retired=_retired_serial(case, action),
     )
     if case.subject_company and case.fields.get("applicant_name"):
         if normalise_name(case.subject_company) != normalise_name(case.fields["applicant_name"].value):

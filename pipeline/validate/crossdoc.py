@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -204,22 +204,43 @@ def product_certificate(
     return out
 
 
-def quota(org_code: str | None, active: int, per_org: int, counts: bool) -> list[Finding]:
-    """Certificates per organisation (厦门: one in principle → warning; 商务部: at most 3 keys → error).
-    ``counts``: the case's action adds a certificate (pipeline.actions: issue_new, add)."""
+def quota(
+    org_code: str | None,
+    active: int,
+    per_org: int,
+    counts: bool,
+    *,
+    held: Sequence[str] = (),
+    retired: str | None = None,
+) -> list[Finding]:
+    """Certificates per organisation (厦门: one in principle → warning; 商务部: at most 3 keys → error), counted
+    over every action that issues one.  ``counts``: the case's action issues a certificate; ``held``: the
+    serials of the organisation's active certificates not already scheduled for revocation (``active`` when
+    not given); ``retired``: the one of them this case takes out of use (补办/变更 revoke it, 更新 schedules its
+    revocation), so it does not add to the count.  The finding names the certificates held."""
     if not org_code or per_org <= 0 or not counts:
         return []
-    if per_org == 1 and active >= 1:
+    count = len(held) if held else active
+    after = count - (1 if retired and retired in held else 0) + 1
+    if after <= per_org:
+        return []
+    shown = [s for s in held if s != retired]
+    names = f"（序号：{'、'.join(shown[:10])}{' 等' if len(shown) > 10 else ''}）" if shown else ""
+    if per_org == 1:
         return [
             warning(
                 "ORG_HAS_ACTIVE_CERT",
                 "org_code",
-                f"该单位已有 {active} 张有效证书，本受理点原则上每个用户仅可申请一张数字证书，请审核",
+                f"该单位已有 {count} 张有效证书{names}，本受理点原则上每个用户仅可申请一张数字证书，请审核",
             )
         ]
-    if active >= per_org > 1:
-        return [error("ORG_CERT_QUOTA", "org_code", f"该单位已有 {active} 张有效证书，已达上限 {per_org} 张")]
-    return []
+    return [
+        error(
+            "ORG_CERT_QUOTA",
+            "org_code",
+            f"该单位已有 {count} 张有效证书{names}，本次办理后将超过上限 {per_org} 张（各类业务合计）",
+        )
+    ]
 
 
 def suspicious_email_domain(fields: dict[str, Field]) -> list[Finding]:

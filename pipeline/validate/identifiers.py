@@ -114,6 +114,15 @@ def validate_resident_id(number: str, today: date | None = None) -> tuple[str, s
     return code, kind
 
 
+# the 2004 外国人永久居留身份证: ISO 3166 country letters + 12 digits (python-stdnum has no checker; its check
+# digit is not published, so the pattern is all that is checked)
+FOREIGN_PR_2004 = re.compile(r"^[A-Z]{3}\d{12}$")
+
+
+def is_old_foreign_permanent_resident_id(number: str) -> bool:
+    return bool(FOREIGN_PR_2004.fullmatch(re.sub(r"\s", "", number).upper()))
+
+
 OTHER_ID_FORMATS = {
     "港澳居民来往内地通行证": re.compile(r"^[HM]\d{8}(\d{2})?$"),
     "台湾居民来往大陆通行证": re.compile(r"^\d{8}(\d{2})?$"),
