@@ -259,6 +259,18 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_certs_import(args: argparse.Namespace) -> int:
+    from pipeline.inventory import import_inventory, read_inventory
+    from pipeline.store import Store
+
+    settings = _settings(args)
+    store = Store.open(settings.database_url, settings.blob_dir)
+    rows = read_inventory(Path(args.path))
+    added, known = import_inventory(store, rows, args.office or settings.default_office)
+    print(f"imported {added} certificate(s); {known} already in the store")
+    return 0
+
+
 EXIT_PARTLY_FAILED = 8  # `batch`: some steps of the scheduled run failed, the others were done
 
 
@@ -482,6 +494,12 @@ def build_parser() -> argparse.ArgumentParser:
     ri = reg.add_parser("import", help="load a CSV/XLSX of certified products (证书编号, 产品名称, 型号, …)")
     ri.add_argument("file")
     ri.set_defaults(func=cmd_registry_import)
+
+    certs = sub.add_parser("certs", help="the certificate inventory").add_subparsers(dest="certs_cmd", required=True)
+    ci = certs.add_parser("import", help="certificates issued before this system: a CSV/XLSX list or a folder of .cer")
+    ci.add_argument("path")
+    ci.add_argument("--office", help="the office the certificates belong to (default: the default office)")
+    ci.set_defaults(func=cmd_certs_import)
 
     users = sub.add_parser("users", help="reviewers and their roles").add_subparsers(
         dest="users_command", required=True

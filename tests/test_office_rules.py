@@ -221,3 +221,67 @@ def test_the_old_15_character_foreign_permanent_resident_card_is_accepted(ctx: C
     assert codes("usa 3100 8010 1001", "外国人永久居留身份证") == set()  # spaces and case as typed
     assert codes("US3100801010011", "外国人永久居留身份证")  # two letters: not the 2004 card
     assert "ID_NUMBER_LENGTH" in codes("USA310080101001", "居民身份证")  # only for that 证件类型
+
+
+# --------------------------------------------------------------------------- certificate inventory
+
+
+def _cli(home: Path, *args: str) -> str:
+    import subprocess
+    import sys
+
+    from conftest import REPO, child_env
+
+    env = {**child_env(), "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "pipeline.cli", "--home", str(home), *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_a_certificate_issued_before_this_system_can_be_revoked_once_imported(tmp_path: Path) -> None:
+    from conftest import with_registry
+
+    # the office's previous system: its own SM2 CA issued the certificate
+    before = with_registry(Context(load_settings(tmp_path / "before", use_prefect=False)))
+    previous = Submission(before, tmp_path / "b", "xiamen-eport", seed=48)
+    old = previous.process(previous.make("new", "新办", csr=True))
+    assert old["status"] == "issued", old["findings"]
+    serial = old["outputs"]["serial"]
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    shutil.copy(old["outputs"]["sign_cert"], inventory / f"{serial}.cer")
+
+    home = tmp_path / "now"
+    ctx = with_registry(Context(load_settings(home, use_prefect=False)))
+    sub = Submission(ctx, tmp_path / "n", "xiamen-eport", seed=48)
+    unknown = sub.process(sub.make("before-import", "注销", csr=False, old=old))
+    assert "OLD_CERT_UNKNOWN" in _codes(unknown)
+
+    assert "imported 1 certificate(s); 0 already" in _cli(home, "certs", "import", str(inventory))
+    assert "imported 0 certificate(s); 1 already" in _cli(home, "certs", "import", str(inventory))  # idempotent
+    cert = ctx.store.certificate(serial)
+    assert cert is not None and cert.state == "issued" and cert.org_code == old["fields"]["org_code"]["value"]
+    done = sub.carried_out(sub.make("revoke", "注销", csr=False, old=old, scan=True), old)
+    assert done["status"] == "revoked", done
+    assert ctx.store.certificate(serial).state == "revoked"  # type: ignore[union-attr]
+
+
+def test_an_imported_list_counts_in_the_quota(ctx: Context, tmp_path: Path) -> None:
+    sub = Submission(ctx, tmp_path, "mofcom-ekey", seed=49)
+    org = sub.truth("首次申领")["org_code"]
+    name = sub.truth("首次申领")["applicant_name"]
+    listing = tmp_path / "证书清单.csv"
+    listing.write_text(
+        "证书序列号,单位名称,通用名,统一社会信用代码,生效日期,失效日期,状态\n"
+        f"0A01,{name},{name},{org},2024-01-01,2034-01-01,有效\n"
+        f"0A02,{name},{name},{org},2024-01-01,2034-01-01,有效\n"
+        f"0A03,{name},{name},{org},2024-01-01,2034-01-01,已注销\n"
+        f"0A04,{name},{name},{org},2024-01-01,2034-01-01,有效\n",
+        encoding="utf-8",
+    )
+    assert "imported 4 certificate(s)" in _cli(ctx.settings.home, "certs", "import", str(listing))
+    assert ctx.store.certificate("A03").state == "revoked"  # type: ignore[union-attr]
+    r = sub.process(sub.make("fourth", "增办", csr=True))
+    quota = next(f for f in r["findings"] if f["code"] == "ORG_CERT_QUOTA")
+    assert "A01" in quota["message"] and "A04" in quota["message"] and "A03" not in quota["message"]

@@ -71,8 +71,9 @@ TRANSITIONS: dict[str, set[str]] = {
     "duplicate": set(),
     "merged": set(),  # its files went into another case
     "revoked": set(),
+    "imported": set(),  # a certificate issued before this system (cert-intake certs import); never processed
 }
-FINAL = {"issued", "delivered", "rejected", "duplicate", "merged", "revoked"}
+FINAL = {"issued", "delivered", "rejected", "duplicate", "merged", "revoked", "imported"}
 
 
 def new_case_id() -> str:
@@ -548,6 +549,68 @@ class Store(PeopleStore):
                 )
             )
             return done
+
+    def import_certificate(
+        self,
+        *,
+        office: str,
+        serial_hex: str,
+        org_code: str,
+        org_name: str,
+        subject: str,
+        not_before: datetime | None,
+        not_after: datetime | None,
+        revoked: bool,
+        der_sha256: str | None,
+        source: str,
+        actor: str = "system",
+    ) -> str | None:
+        """A certificate issued before this system (``cert-intake certs import``): one inert case (status
+        ``imported``) holding it as a signing certificate.  None when the serial is already in the store."""
+        serial = serial_hex.upper()
+        with self.session() as s:
+            if s.get(Certificate, serial) is not None:
+                return None
+            case_id = new_case_id()
+            s.add(
+                Case(
+                    id=case_id,
+                    office=office,
+                    status="imported",
+                    source_kind="import",
+                    source_path=source[:2000],
+                    applicant_name=org_name[:200] or None,
+                    org_code=org_code[:40] or None,
+                    fingerprint=sha256_bytes(f"import:{serial}".encode()),
+                    documents=[],
+                )
+            )
+            s.flush()
+            s.add(
+                Certificate(
+                    serial=serial,
+                    case_id=case_id,
+                    kind="sign",
+                    state="revoked" if revoked else "issued",
+                    org_code=org_code or None,
+                    subject=subject,
+                    not_before=not_before,
+                    not_after=not_after,
+                    der_sha256=der_sha256,
+                    revoked_at=datetime.now(UTC) if revoked else None,
+                    revocation_reason="unspecified" if revoked else None,
+                )
+            )
+            s.add(
+                Audit(
+                    case_id=case_id,
+                    actor=actor,
+                    from_status=None,
+                    to_status="imported",
+                    detail=f"certificate {serial} imported from {source[:500]}",
+                )
+            )
+            return case_id
 
     def schedule_revocation(self, serial_hex: str, at: datetime, by_case: str) -> None:
         with self.session() as s:
