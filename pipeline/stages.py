@@ -349,6 +349,7 @@ def _issue_certificate(ctx: Context, job: _Job) -> None:
         ctx.store.schedule_revocation(old_serial, old_revoke_at, by_case=job.case_id)
     elif old_serial and fate is OldCertificate.REVOKE_AFTER_ISSUE:  # 变更: the old subject's certificate ends
         revoked_at = _revoke_old(ctx, job, old_serial)
+    change_record = _change_record(ctx, job, old_serial, out.serial) if job.action is Action.CHANGE else None
     outs = ctx.store.outputs(job.case_id)
     files = [Path(outs[k]) for k in ("sign_cert", "env_cert", "envelope", "chain") if k in outs]
     notice = _notice(
@@ -361,10 +362,23 @@ def _issue_certificate(ctx: Context, job: _Job) -> None:
         old_serial=old_serial,
         old_revoke_at=old_revoke_at,
         revoked_at=revoked_at,
+        change_record=change_record,
     )
     ctx.store.transition(job.case_id, "issued", actor=job.actor, detail=f"{job.action}: sign.cer serial {out.serial}")
     if _deliver(ctx, job.case_id, fields, job.profile, [*files, notice]):
         ctx.store.transition(job.case_id, "delivered", actor=job.actor, detail="delivery mail sent")
+
+
+def _change_record(ctx: Context, job: _Job, old_serial: str | None, new_serial: str) -> str:
+    """变更: the record the seed asks for — the old certificate's subject → the new one's — kept on the case
+    (a CHANGE_RECORD finding of the issue stage) and printed in the 告知书."""
+    old = ctx.store.certificate(old_serial) if old_serial else None
+    new = ctx.store.certificate(new_serial)
+    before = (old.subject if old else "") or "（原证书主体不详）"
+    after = new.subject if new else ""
+    text = f"证书主体由“{before}”变更为“{after}”"
+    ctx.store.replace_findings(job.case_id, "issue", [info("CHANGE_RECORD", None, text)])
+    return text
 
 
 def _grace_months(profile: OfficeProfile) -> int:

@@ -302,6 +302,9 @@ def test_each_office_category_end_to_end(ctx: Context, tmp_path: Path, office: s
         assert new_certs == [] and "sign_cert" not in r["outputs"]
     if action is Action.UNLOCK:
         assert "CSR_IGNORED" in codes
+    if action is Action.CHANGE:  # the 变更 record (seed 004): old subject → new subject, on the case and the notice
+        record = next(f["message"] for f in r["findings"] if f["code"] == "CHANGE_RECORD")
+        assert record.startswith("证书主体由“") and record.count("Organization: ") == 2
 
     if old is not None:
         old_sign = ctx.store.certificate(old["outputs"]["serial"])
@@ -337,6 +340,8 @@ def test_each_office_category_end_to_end(ctx: Context, tmp_path: Path, office: s
         assert f"有效期至{until.year:04d}年{until.month:02d}月{until.day:02d}日" in text
     if old is not None:
         assert f"[序号：{old['outputs']['serial']}]" in text
+    if action is Action.CHANGE:
+        assert f"变更记录：{record}。" in text
     today = datetime.now(UTC)
     if action in (Action.REVOKE, Action.UNLOCK):
         assert f"{today.year:04d}年{today.month:02d}月" in text

@@ -43,6 +43,7 @@ class NoticeData:
     old_revoke_at: datetime | None = None  # renew: when old_serial will be revoked
     grace_months: int = 1  # renew: the office's grace period
     done_at: datetime | None = None  # unlock: when the request was carried out
+    change_record: str | None = None  # change: 原主体 → 新主体 (seed 004: the 变更 record)
     today: date | None = None
 
 
@@ -87,7 +88,8 @@ def outcome(d: NoticeData) -> str:
         case Action.REPLACE:
             return _revoked(d, "您遗失或损坏的原证书") + _issued(d, "补办的新证书")
         case Action.CHANGE:
-            return _issued(d, "变更后的新证书") + _revoked(d, "您的原证书")
+            record = f"变更记录：{d.change_record}。" if d.change_record else ""
+            return _issued(d, "变更后的新证书") + _revoked(d, "您的原证书") + record
         case Action.REVOKE:
             return _revoked(d, "您的证书")
         case Action.UNLOCK:
