@@ -63,6 +63,26 @@ def test_a_two_stage_office_waits_for_both_stages_by_two_people(ctx: Context, tm
     assert stages == [("verify", ADMIN.name, "验核"), ("approve", APPROVER.name, "复核")]
 
 
+def test_the_review_pages_show_what_each_case_waits_for(ctx: Context, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from test_review import _login
+
+    from pipeline.review import auth
+    from pipeline.review.web import create_app
+
+    sub = Submission(ctx, tmp_path, "mofcom-ekey", seed=50)
+    cid = sub.process(sub.make("new", "首次申领", csr=True))["case_id"]
+    auth.add_user(ctx.store, "reg", "registrar", "registrar password 1")
+    with TestClient(create_app(ctx, runner=lambda _cid: None), follow_redirects=False) as client:
+        csrf = _login(client, "reg", "registrar password 1")
+        row = client.get("/").text.split(f'data-case="{cid}"')[1].split("</tr>")[0]
+        assert '<b class="waiting">待验核</b>' in row
+        assert client.post(f"/cases/{cid}/verify", data={"csrf": csrf}).status_code == 303
+        row = client.get("/").text.split(f'data-case="{cid}"')[1].split("</tr>")[0]
+        assert '<b class="waiting">待复核</b>' in row
+        assert 'id="waiting">待复核</b>' in client.get(f"/cases/{cid}").text
+
+
 def test_netca_names_its_stages_受理_and_复核(ctx: Context, tmp_path: Path) -> None:
     sub = Submission(ctx, tmp_path, "netca-gd", seed=42)
     r = sub.process(sub.make("new", "新申请", csr=True))
