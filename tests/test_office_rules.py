@@ -305,3 +305,21 @@ def test_an_imported_list_counts_in_the_quota(ctx: Context, tmp_path: Path) -> N
     r = sub.process(sub.make("fourth", "增办", csr=True))
     quota = next(f for f in r["findings"] if f["code"] == "ORG_CERT_QUOTA")
     assert "A01" in quota["message"] and "A04" in quota["message"] and "A03" not in quota["message"]
+
+
+def test_the_egov_mode_is_recorded_when_the_form_gives_it(ctx: Context) -> None:
+    """政务外网's form has no 办理方式 field yet (forms/egov-extranet.yaml): the rule is ready for one."""
+    from pipeline.models import Field
+    from pipeline.validate import CaseInput, validate_case
+
+    egov = ctx.profiles["egov-extranet"]
+
+    def found(mode: str | None) -> dict[str, str]:
+        fields = {"category": Field("新办", 0.99)} | ({"mode": Field(mode, 0.99)} if mode else {})
+        _, out = validate_case(CaseInput(egov, fields, [], {}))
+        return {f.code: f.message_zh for f in out if f.field == "mode"}
+
+    assert found(None) == {}
+    assert "经本机构数字证书经办人统一向RA注册管理员申请" in found("集中办理")["MODE"]
+    assert "直接向RA注册管理员申请" in found("自主办理")["MODE"]
+    assert "MODE_UNKNOWN" in found("代办")

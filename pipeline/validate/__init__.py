@@ -469,6 +469,26 @@ def _revocation_form(fields: dict[str, Field], action: Action | None) -> list[Fi
     return [error("REVOCATION_FORM_NOT_SEALED", "seal_present", text, seal.evidence if seal else None)]
 
 
+MODE_ROUTE_ZH = {
+    "集中办理": "经本机构数字证书经办人统一向RA注册管理员申请（先完成内部授权与内部审批）",
+    "自主办理": "由数字证书申请人直接向RA注册管理员申请（直接进入资料审核）",
+}
+
+
+def _mode(fields: dict[str, Field], profile: OfficeProfile) -> list[Finding]:
+    """政务外网 (seed 003) 办理方式: recorded on the case when the form gives a ``mode`` field (the profile's
+    ``modes``); an unknown value is a warning.  Its form has no such field yet, so nothing is read today."""
+    modes = profile.settings.modes if profile.settings is not None else []
+    f = fields.get("mode")
+    if not modes or f is None or not f.value:
+        return []
+    if f.value not in modes:
+        text = f"办理方式“{f.value}”不是本受理点的办理方式（{'、'.join(modes)}），请核对"
+        return [warning("MODE_UNKNOWN", "mode", text, f.evidence)]
+    route = MODE_ROUTE_ZH.get(f.value, "")
+    return [info("MODE", "mode", f"办理方式：{f.value}" + (f"，{route}" if route else ""), f.evidence)]
+
+
 def _retired_serial(case: CaseInput, action: Action | None) -> str | None:
     """The held certificate this case takes out of use (its .cer or the form's 序号), if it names one."""
     if action is None or not rules(action).needs_old_certificate:
@@ -490,6 +510,7 @@ def validate_case(case: CaseInput) -> tuple[str | None, list[Finding]]:
     findings += _materials(case.documents, case.profile, action)
     findings += _unsealed_form(case.documents, case.fields, case.profile)
     findings += _revocation_form(case.fields, action)
+    findings += _mode(case.fields, case.profile)
     findings += _csr_findings(case, action)
     findings += _old_certificate_findings(case, action)
     findings += crossdoc.consistency(case.fields)
