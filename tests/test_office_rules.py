@@ -323,3 +323,33 @@ def test_the_egov_mode_is_recorded_when_the_form_gives_it(ctx: Context) -> None:
     assert "经本机构数字证书经办人统一向RA注册管理员申请" in found("集中办理")["MODE"]
     assert "直接向RA注册管理员申请" in found("自主办理")["MODE"]
     assert "MODE_UNKNOWN" in found("代办")
+
+
+def test_an_office_may_allow_unattended_revocation_of_a_sealed_scan_only(home: Path, tmp_path: Path) -> None:
+    from conftest import with_registry
+
+    from pipeline.config import REPO_ROOT
+
+    forms = tmp_path / "forms"
+    shutil.copytree(REPO_ROOT / "forms", forms)
+    profile = forms / "hangzhou-eport.yaml"
+    text = profile.read_text(encoding="utf-8")
+    # the form's 40-digit 序号 is where OCR doubts most: here the .cer alone names the certificate
+    revoke_line = next(line for line in text.splitlines() if line.startswith("  revoke: [applicant_name"))
+    text = text.replace(revoke_line, revoke_line.replace(", old_cert_serial]", "]"))
+    profile.write_text(text + "\nunsealed_text_form: accept\nunattended_revocation: true\n", encoding="utf-8")
+    settings = load_settings(home, use_prefect=False, default_office="hangzhou-eport", forms_dir=forms)
+    ctx = with_registry(Context(settings))
+    sub = Submission(ctx, tmp_path / "c", "hangzhou-eport", seed=51)
+    issued = sub.process(sub.make("new", "新办", csr=True))
+    assert issued["status"] == "issued", issued["findings"]
+    typed = sub.process(sub.make("typed", "注销", csr=False, old=issued))
+    assert typed["status"] == "review" and "REVOCATION_FORM_NOT_SEALED" in _codes(typed)  # still a scan
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    _scan_form(ctx, folder, sub.truth("注销"), seed=51)  # the 序号 box left empty
+    shutil.copy(issued["outputs"]["sign_cert"], folder / "old.cer")
+    [o] = ingest_path(ctx, folder)
+    scan = process_case(ctx, o.case_id)
+    assert scan["status"] == "revoked", scan["findings"]
+    assert "REVIEW_REQUIRED" not in _codes(scan) and ctx.store.review_actions(scan["case_id"]) == []
