@@ -12,8 +12,6 @@ another file with the same serial is refused (``OLD_CERT_UNKNOWN``) as for ours.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -23,6 +21,7 @@ from pathlib import Path
 from pipeline.errors import InputError
 from pipeline.extract.der import parse_certificate
 from pipeline.store import Store
+from pipeline.tables import read_rows
 from pipeline.validate.registry import parse_date
 
 HEADERS = {
@@ -112,23 +111,7 @@ def rows_from_table(table: list[list[object]], source: str) -> list[InventoryRow
 
 
 def read_table(path: Path) -> list[InventoryRow]:
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        wb = load_workbook(path, read_only=True, data_only=True)
-        table = [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
-        wb.close()
-        return rows_from_table(table, str(path))
-    raw = path.read_bytes()
-    for codec in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(codec)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InputError(f"{path} is neither UTF-8 nor GB18030 text")
-    return rows_from_table([list(r) for r in csv.reader(io.StringIO(text))], str(path))
+    return rows_from_table(read_rows(path), str(path))
 
 
 def row_from_certificate(data: bytes, source: str) -> InventoryRow:

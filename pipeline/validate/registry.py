@@ -6,14 +6,13 @@ Header variants are tolerated (证书编号/认证证书编号/编号, 产品名
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from pipeline.errors import InputError
+from pipeline.tables import read_rows
 
 HEADERS = {
     "number": ("证书编号", "认证证书编号", "编号", "证书号"),
@@ -92,20 +91,4 @@ def _rows_from_table(table: list[list[object]]) -> list[RegistryRow]:
 
 
 def read_registry(path: Path) -> list[RegistryRow]:
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        wb = load_workbook(path, read_only=True, data_only=True)
-        table = [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
-        wb.close()
-        return _rows_from_table(table)
-    raw = path.read_bytes()
-    for codec in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(codec)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InputError(f"{path} is neither UTF-8 nor GB18030 text")
-    return _rows_from_table([list(r) for r in csv.reader(io.StringIO(text))])
+    return _rows_from_table(read_rows(path))
