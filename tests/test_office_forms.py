@@ -352,7 +352,7 @@ def test_a_grey_seal_with_an_unbroken_rim_and_its_name_is_sure_other_circles_are
     assert none.value == "否"
 
 
-def _item(text: str, box: tuple[float, float, float, float]) -> TextItem:
+def _row_item(text: str, box: tuple[float, float, float, float]) -> TextItem:
     return TextItem(text, box, 0.99, 1)
 
 
@@ -362,21 +362,21 @@ def test_attachment_rows_a_whole_other_label_is_no_value_and_a_left_column_label
     specs = ATTACHMENTS.by_kind["invoice"]
     others = ATTACHMENTS.stop_labels + tuple(a for g in ATTACHMENTS.by_kind.values() for f in g for a in f.labels)
     invoice = [
-        _item("购买方信息", (122, 268, 293, 314)),
-        _item("销售方信息", (1193, 267, 1364, 311)),
-        _item("购买方名称：杭州华信鹭岛信息安全技术研究发展有限公司", (121, 323, 1053, 373)),
-        _item("名称：北京数字认证股份有限公司", (1194, 326, 1731, 370)),
+        _row_item("购买方信息", (122, 268, 293, 314)),
+        _row_item("销售方信息", (1193, 267, 1364, 311)),
+        _row_item("购买方名称：杭州华信鹭岛信息安全技术研究发展有限公司", (121, 323, 1053, 373)),
+        _row_item("名称：北京数字认证股份有限公司", (1194, 326, 1731, 370)),
     ]
     got = extract_labeled(invoice, specs, others, "inv.jpg")
     assert got["invoice.buyer"].value == "杭州华信鹭岛信息安全技术研究发展有限公司"
     licence = [
-        _item("法定代表人", (174, 850, 373, 901)),
-        _item("赵琪", (440, 849, 539, 905)),
-        _item("住所", (1220, 890, 1389, 946)),
-        _item("杭州市萧山区象兴一路642号26楼15", (1472, 893, 2131, 945)),
-        _item("经营范围", (172, 947, 335, 999)),
-        _item("一般项目：技术服务、技术开发、技术咨询、技", (444, 947, 1082, 989)),
-        _item("单元", (1470, 947, 1571, 1009)),
+        _row_item("法定代表人", (174, 850, 373, 901)),
+        _row_item("赵琪", (440, 849, 539, 905)),
+        _row_item("住所", (1220, 890, 1389, 946)),
+        _row_item("杭州市萧山区象兴一路642号26楼15", (1472, 893, 2131, 945)),
+        _row_item("经营范围", (172, 947, 335, 999)),
+        _row_item("一般项目：技术服务、技术开发、技术咨询、技", (444, 947, 1082, 989)),
+        _row_item("单元", (1470, 947, 1571, 1009)),
     ]
     got = extract_labeled(licence, ATTACHMENTS.by_kind["business_license"], others, "lic.jpg")
     assert got["license.address"].value == "杭州市萧山区象兴一路642号26楼15单元"

@@ -52,7 +52,7 @@ from pipeline.names import same_name
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], OcrEngine]
-OCR_CACHE_VERSION = "5"  # bump when image preparation or OCR post-processing changes
+OCR_CACHE_VERSION = "6"  # bump when image preparation or OCR post-processing changes
 
 
 class OcrCache(Protocol):
@@ -121,10 +121,13 @@ def _read_page(engine: OcrEngine, img: Image.Image) -> tuple[PageRead, float]:
     seconds = 0.0
     prepared = images.prepare(img).image
     ruled_seen = False
+    upright: gridlines.RuledPage | None = None  # the upright page's analysis, kept for a page without a grid
     if _reads_lines(engine):
         for degrees in (0, 180):
             page = prepared if degrees == 0 else images.prepare(images.rotate_page(img, degrees)).image
             ruled = gridlines.analyse(page)
+            if degrees == 0:
+                upright = ruled
             if ruled is None:
                 break
             ruled_seen = True
@@ -147,7 +150,8 @@ def _read_page(engine: OcrEngine, img: Image.Image) -> tuple[PageRead, float]:
                 best = PageRead(turned, again, degrees, None)
             if _page_quality(best.result) >= UPRIGHT:
                 break
-    best.ruled = gridlines.analyse(best.image)
+    analysed = best.rotation == 0 and _reads_lines(engine)  # that page was analysed above
+    best.ruled = upright if analysed else gridlines.analyse(best.image)
     return best, seconds
 
 
