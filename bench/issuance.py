@@ -28,7 +28,7 @@ from common import generator  # noqa: E402
 from defects import register as defects_register  # noqa: E402
 
 from pipeline.config import load_settings  # noqa: E402
-from pipeline.issue import sm2  # noqa: E402
+from pipeline.pki import sm2  # noqa: E402
 from pipeline.stages import Context, ingest_path, run_extract, run_issue, run_validate  # noqa: E402
 
 

@@ -3,7 +3,7 @@ system, so that a 注销 or 更新 naming one of them is checked and carried out
 
 Two sources: a CSV/XLSX list (columns serial, subject org, subject CN, org code, not_before, not_after,
 status; Chinese header variants too) or a folder of ``.cer``/``.crt``/``.der``/``.pem`` files (parsed with
-asn1crypto through ``pipeline.extract.der``; the org code is the subject's serialNumber, as our own
+asn1crypto through ``pipeline.pki.der``; the org code is the subject's serialNumber, as our own
 certificates carry it).  Each certificate becomes one inert case (status ``imported``, source ``import``)
 holding one signing certificate, so revoking it revokes that certificate only; a serial already in the
 store is left as it is.  A certificate imported from a file keeps its DER hash, so a 注销 that hands in
@@ -19,7 +19,7 @@ from hashlib import sha256
 from pathlib import Path
 
 from pipeline.errors import InputError
-from pipeline.extract.der import parse_certificate
+from pipeline.pki.der import parse_certificate
 from pipeline.store import Store
 from pipeline.tables import read_rows
 from pipeline.validate.registry import parse_date

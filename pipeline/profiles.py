@@ -94,7 +94,7 @@ DEFAULT_STAGES = (StageModel(name="验核", role="registrar"), StageModel(name="
 
 
 class ReviewModel(Strict):
-    """Who must act before a case is carried out (enforced in pipeline.review.policy).
+    """Who must act before a case is carried out (enforced in pipeline.policy).
 
     ``auto``: a clean case is carried out on its own, a doubtful one waits for 验核 then 复核 (two people unless
     ``two_person: false``); ``one_stage``: every case waits for one approval (a doubtful one for 验核 too);

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline import extract as extract_stage
 from pipeline import ingest as ingest_stage
+from pipeline import policy
 from pipeline import validate as validate_stage
 from pipeline.actions import Action, ActionRules, OldCertificate, rules
 from pipeline.config import Settings
@@ -32,7 +33,6 @@ from pipeline.issue.external import ExternalIssuer, IssuancePending
 from pipeline.issue.notice import NoticeData, to_pdf, write_notice
 from pipeline.issue.revoke import publish_crl
 from pipeline.models import DocKind, Document, Field, Route, Severity, TextSource, info
-from pipeline.review import policy
 from pipeline.store import Store
 from pipeline.validate import crossdoc
 from pipeline.validate.deadline import add_working_days

@@ -19,9 +19,9 @@ from asn1crypto import csr as a_csr
 from asn1crypto import pem
 from PIL import Image
 
-from pipeline.issue import sm2
 from pipeline.issue.keystore import public_key_info
 from pipeline.issue.x509build import SM2_SIG_ALG, build_name
+from pipeline.pki import sm2
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,7 @@ import pytest
 from asn1crypto import keys, pem
 
 from pipeline.config import load_settings
-from pipeline.issue import sm2
+from pipeline.pki import sm2
 from pipeline.stages import Context
 
 REPO = Path(__file__).resolve().parent.parent

@@ -28,13 +28,13 @@ from conftest import (
 from docx import Document
 from openpyxl import load_workbook
 
+from pipeline import policy
 from pipeline.actions import Action, OldCertificate, rules
 from pipeline.config import load_settings
 from pipeline.errors import ConfigError
 from pipeline.extract.forms import OfficeProfile, load_profile, load_profiles
 from pipeline.issue.ledger import write_ledger
 from pipeline.review import actions as review_actions
-from pipeline.review import policy
 from pipeline.stages import Context, add_months, case_contract, ingest_path, process_case
 
 FORMS = REPO / "forms"

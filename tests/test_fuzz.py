@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum.exceptions import ValidationError
 
-from pipeline.extract import der
+from pipeline import identifiers as ids
 from pipeline.extract.forms import TextItem, clean_value, extract_labeled, load_profiles
 from pipeline.ingest import archive, mail
 from pipeline.issue import envelope, sm2
-from pipeline.validate import identifiers as ids
+from pipeline.pki import der
 from pipeline.validate.crossdoc import normalise_name
 
 # CI explores a fixed set of examples (a red build must be reproducible); local runs explore new ones

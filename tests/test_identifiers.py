@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 
-from pipeline.validate import identifiers as ids
+from pipeline import identifiers as ids
 
 # 91610000555693947R is the USCC in a real MCSCA certificate (standards.md); the others are built with
 # the GB 32100 / GB 11714 rules so that every branch has a positive case.
@@ -139,7 +139,7 @@ def test_a_stdnum_lookup_error_is_a_finding_not_a_crash(monkeypatch: pytest.Monk
     the case crashed in extraction.  Such a failure is an unknown address component, never an exception."""
     from stdnum.cn import ric
 
-    from pipeline.validate import identifiers
+    from pipeline import identifiers
 
     def broken(number: str) -> str:
         raise KeyError("county")

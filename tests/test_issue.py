@@ -18,10 +18,10 @@ from conftest import (
 )
 
 from pipeline.errors import CaExists
-from pipeline.extract.der import parse_certificate
 from pipeline.issue import IssueRequest, LocalIssuer, envelope, sm2
 from pipeline.issue.ca import LocalCA
 from pipeline.issue.x509build import RevokedEntry, build_crl, certificate_public_key, x509_time
+from pipeline.pki.der import parse_certificate
 from pipeline.store import Store
 
 DISTID = ["-vfyopt", "distid:1234567812345678"]

@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from common import office_renderer  # noqa: E402
 
-from pipeline.validate.identifiers import validate_resident_id  # noqa: E402
+from pipeline.identifiers import validate_resident_id  # noqa: E402
 
 OFFICE = REPO / "samples" / "office"
 FORM_KEYS = {

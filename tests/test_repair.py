@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pipeline.extract.repair import REPAIRED_CONFIDENCE, candidates, repair_fields
+from pipeline.identifiers import validate_resident_id, validate_uscc
 from pipeline.models import Evidence, Field
-from pipeline.validate.identifiers import validate_resident_id, validate_uscc
 
 EV = Evidence("申请表.jpg", 1, (1.0, 2.0, 3.0, 4.0))
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import load_openssl_private_key, openssl_sm2_decrypt, openssl_sm2_key, openssl_sm2_verify, run
 
-from pipeline.issue import sm2
 from pipeline.issue.keystore import public_key_info
+from pipeline.pki import sm2
 
 
 def test_sign_verify_roundtrip_and_tamper() -> None:

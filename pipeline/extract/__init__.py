@@ -14,7 +14,7 @@ from typing import Any, Protocol, cast
 from PIL import Image
 from rapidfuzz import fuzz
 
-from pipeline.extract import der, gridlines, images
+from pipeline.extract import gridlines, images
 from pipeline.extract.cellform import read_cells
 from pipeline.extract.cells import build_page
 from pipeline.extract.checkbox import slot_ticks, ticked_options
@@ -49,6 +49,7 @@ from pipeline.models import (
     warning,
 )
 from pipeline.names import same_name
+from pipeline.pki import der
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], OcrEngine]

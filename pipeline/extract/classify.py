@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.extract import der
 from pipeline.extract.textlayer import office_kind
 from pipeline.models import DocKind
+from pipeline.pki import der
 
 IMAGE_MAGIC = {
     b"\xff\xd8\xff": "jpeg",

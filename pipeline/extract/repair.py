@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from stdnum.exceptions import ValidationError
 
+from pipeline.identifiers import validate_resident_id, validate_uscc
 from pipeline.models import Field, Finding, warning
-from pipeline.validate.identifiers import validate_resident_id, validate_uscc
 
 CONFUSIONS = [set("0ODQ"), set("1IL7"), set("2Z"), set("5S"), set("8B"), set("6G"), set("XK")]
 REPAIRED_CONFIDENCE = 0.6

@@ -15,12 +15,13 @@ from typing import Protocol
 from asn1crypto import core, pem, x509
 
 from pipeline.errors import IssuanceRefused
-from pipeline.extract.der import parse_csr
 from pipeline.fsutil import atomic_write
-from pipeline.issue import envelope, sm2
+from pipeline.issue import envelope
 from pipeline.issue.ca import LocalCA
 from pipeline.issue.x509build import CertSpec, build_certificate, build_name, new_serial
 from pipeline.models import IssuedOutputs
+from pipeline.pki import sm2
+from pipeline.pki.der import parse_csr
 from pipeline.store import Store
 
 SIGN_KU = ("digital_signature", "non_repudiation")

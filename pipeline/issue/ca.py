@@ -17,8 +17,9 @@ from pathlib import Path
 from asn1crypto import pem, x509
 
 from pipeline.errors import CaError, CaExists, CaMissing
-from pipeline.issue import keystore, sm2
+from pipeline.issue import keystore
 from pipeline.issue.x509build import CertSpec, build_certificate, build_name, key_identifier, new_serial
+from pipeline.pki import sm2
 
 PASSWORD_ENV = "CERT_INTAKE_CA_PASSWORD"  # noqa: S105 - the variable name, not a password
 ROOT_YEARS = 30

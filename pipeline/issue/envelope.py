@@ -15,7 +15,7 @@ import secrets
 
 from asn1crypto import core, x509
 
-from pipeline.issue import sm2
+from pipeline.pki import sm2
 
 
 class AlgorithmIdentifier(core.Sequence):

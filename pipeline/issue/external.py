@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 
 from pipeline.errors import CertIntakeError
-from pipeline.extract.der import parse_certificate
 from pipeline.fsutil import atomic_write
 from pipeline.issue import IssueRequest
 from pipeline.models import IssuedOutputs
+from pipeline.pki.der import parse_certificate
 from pipeline.store import Store
 
 RESPONSE_FILES = {"sign.cer": "sign_cert", "env.cer": "env_cert", "envprivatekey": "envelope", "ca-chain.pem": "chain"}

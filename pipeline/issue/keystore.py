@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from pipeline.errors import CaError
 from pipeline.fsutil import atomic_write
-from pipeline.issue import sm2
+from pipeline.pki import sm2
 
 PBKDF2_ITERATIONS = 200_000
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from asn1crypto import algos, core, crl, keys, x509
 
-from pipeline.issue import sm2
 from pipeline.issue.keystore import public_key_info
+from pipeline.pki import sm2
 
 SM2_SIG_ALG = algos.SignedDigestAlgorithm({"algorithm": sm2.OID_SM2_SM3})
 UTC_TIME_LIMIT = datetime(2050, 1, 1, tzinfo=UTC)

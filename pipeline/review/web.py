@@ -39,8 +39,8 @@ from fastapi.templating import Jinja2Templates
 from pipeline import logsafe
 from pipeline.actions import describe
 from pipeline.errors import CertIntakeError
-from pipeline.extract import der
 from pipeline.models import DocKind, Severity
+from pipeline.pki import der
 from pipeline.review import actions, auth
 from pipeline.review.actions import ActionRefused, Actor
 from pipeline.review.mask import is_personal, mask

@@ -14,8 +14,8 @@ from hashlib import sha256
 
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, ValidationError
 
+from pipeline import identifiers as ids
 from pipeline.actions import Action, OldCertificate, rules
-from pipeline.extract.der import parse_certificate
 from pipeline.extract.forms import OfficeProfile
 from pipeline.logsafe import mask_id, mask_phone
 from pipeline.models import (
@@ -32,8 +32,8 @@ from pipeline.models import (
     warning,
 )
 from pipeline.names import normalise_name
+from pipeline.pki.der import parse_certificate
 from pipeline.validate import crossdoc
-from pipeline.validate import identifiers as ids
 from pipeline.validate.csr import check_csr
 
 FIELD_NAMES_ZH = {

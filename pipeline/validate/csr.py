@@ -5,9 +5,9 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 
-from pipeline.extract.der import ParsedCsr, parse_csr
-from pipeline.issue import sm2
 from pipeline.models import Evidence, Finding, error, warning
+from pipeline.pki import sm2
+from pipeline.pki.der import ParsedCsr, parse_csr
 
 MAX_SUBJECT_VALUE = 200
 
