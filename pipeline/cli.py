@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -71,27 +72,48 @@ def cmd_process(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary_table(results: list[dict[str, Any]], seconds: float) -> None:
+def _output_folder(outputs: dict[str, Any], home: Path) -> str:
+    """The one folder a case's files went to (sign.cer, env.cer, 告知书 … — the folder most of them share,
+    not the bundle or the outbox), relative to the data directory."""
+    files = [v for k, v in outputs.items() if k not in ("bundle", "mail") and isinstance(v, str)]
+    parents = [Path(v).parent for v in files if "/" in v or "\\" in v]
+    if not parents:
+        return "-"
+    folder = max(set(parents), key=parents.count)
+    return str(folder.relative_to(home)) if folder.is_relative_to(home) else str(folder)
+
+
+def _summary_table(results: list[dict[str, Any]], seconds: float, settings: Settings) -> None:
+    """One row per case: what it is (office, category and its action), where it went, why it waits, and
+    the one folder its outputs are in — fits an 80-column terminal, folds on a narrower one."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"cert-intake demo — {len(results)} case(s) in {seconds:.1f}s", show_lines=True)
-    for col in ("case", "office", "category", "route", "status", "findings", "outputs"):
-        table.add_column(col, overflow="fold")
+    from pipeline.actions import describe
+    from pipeline.extract.forms import load_profiles
+
+    profiles = load_profiles(settings.forms_dir)
+    title = f"cert-intake demo — {len(results)} case(s) in {seconds:.1f}s; outputs in {settings.outputs_dir}"
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    table.add_column("case", overflow="fold", max_width=20)
+    table.add_column("category", overflow="fold", max_width=12)
+    table.add_column("status", no_wrap=True)
+    table.add_column("findings", overflow="fold", min_width=17)  # one code per line
+    table.add_column("outputs/", overflow="fold")
     for r in results:
-        cat = r["fields"].get("category", {}).get("value", "-")
-        findings = "\n".join(f"{f['severity']} {f['code']} ({f['field'] or '-'})" for f in r["findings"]) or "-"
-        outs = "\n".join(f"{k}: {v}" for k, v in r["outputs"].items()) or "-"
+        cat = r["fields"].get("category", {}).get("value")
+        profile = profiles.get(r["office"])
+        what = describe(cat, profile.action_of(cat)) if cat and profile else (cat or "-")
+        codes = sorted({f["code"] for f in r["findings"] if f["severity"] != "info"})
         table.add_row(
-            f"{r['case_id']}\n{Path(r['source']['path']).name}",
-            r["office"],
-            cat,
-            str(r["route"]),
+            f"{Path(r['source']['path']).name}\n{r['office']}",
+            what,
             r["status"],
-            findings,
-            outs,
+            "\n".join(codes) or "-",
+            _output_folder(r["outputs"], settings.outputs_dir),
         )
-    Console(width=180).print(table)
+    Console().print(table)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -110,7 +132,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     Store.open(settings.database_url, settings.blob_dir).import_registry(read_registry(SAMPLES.parent / REGISTRY))
     results = _run(settings, [SAMPLES])
-    _summary_table(results, time.perf_counter() - start)
+    _summary_table(results, time.perf_counter() - start, settings)
     print(f"数据目录 (home): {settings.home}")
     return 0
 
@@ -405,7 +427,6 @@ def cmd_audit_start_keyed(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    import os
 
     settings = _settings(args)
     if "PREFECT_API_URL" not in os.environ:

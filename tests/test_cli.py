@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import SAMPLES, child_env, copy_case, run
+from rich.cells import cell_len
 
 from pipeline.config import REPO_ROOT
 
@@ -63,10 +65,15 @@ def test_ca_init_refuses_to_overwrite(tmp_path: Path) -> None:
 def test_demo_plain_loop(tmp_path: Path) -> None:
     home = tmp_path / "demo-home"
     # the shipped office profiles (the suite's own accept typed forms): the DOCX form waits for a reviewer
-    env = {**os.environ, "CERT_INTAKE_FORMS_DIR": str(REPO_ROOT / "forms")}
+    env = {**os.environ, "CERT_INTAKE_FORMS_DIR": str(REPO_ROOT / "forms"), "COLUMNS": "80"}
     r = run([*CLI, "--home", str(home), "demo", "--no-prefect"], timeout=600, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert r.stdout.count("│ issued │") == 1, r.stdout
+    assert len(re.findall(r"\sissued\s", r.stdout)) == 1, r.stdout
+    # an 80-column terminal: every line fits, a category says what it does, outputs are one folder per case
+    assert max(cell_len(line) for line in r.stdout.splitlines()) <= 80, r.stdout
+    assert "新办（签发" in r.stdout and "sign.cer" not in r.stdout, r.stdout
+    issued = next(p for p in (home / "outputs").iterdir() if p.is_dir())
+    assert issued.name[:12] in r.stdout, r.stdout
     assert "ORG_CODE_CHECKSUM" in r.stdout and "FORM_NOT_SEALED" in r.stdout, r.stdout
     assert len([p for p in (home / "outputs").iterdir() if p.is_dir()]) == 1
     assert len(list((home / "outputs").glob("*.zip"))) == 1

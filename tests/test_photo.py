@@ -132,3 +132,17 @@ def test_ocr_reads_the_credit_code_from_the_flattened_photo(prepared: list[Photo
     page = get_engine().recognize(prepared[0].image)
     texts = [re.sub(r"\s", "", box.text) for box in page.boxes]
     assert truth("xiamen-new-scan")["org_code"] in texts
+
+
+def test_a_page_photographed_in_a_corner_of_the_desk_is_found(form: Image.Image) -> None:
+    """The page need not cover the middle of the frame: one page-sized piece of paper anywhere is a photo."""
+    rng = np.random.default_rng(7)
+    desk = rng.normal(70, 12, (750, 1000, 3)).clip(0, 255).astype(np.uint8)
+    photo = Image.fromarray(desk).resize((4000, 3000))
+    page = form.resize((1250, 1768))
+    photo.paste(page, (2600, 500))  # right of the centre, which stays desk
+    assert looks_like_photo(photo)
+    quad = find_page_quad(photo)
+    assert quad is not None
+    truth = np.array([[2600, 500], [3850, 500], [3850, 2268], [2600, 2268]], dtype=np.float32)
+    assert float(np.abs(quad - truth).max()) < 0.015 * np.hypot(4000, 3000)

@@ -53,7 +53,7 @@ from pipeline.pki import der
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], OcrEngine]
-OCR_CACHE_VERSION = "6"  # bump when image preparation or OCR post-processing changes
+OCR_CACHE_VERSION = "7"  # bump when image preparation or OCR post-processing changes
 
 
 class OcrCache(Protocol):

@@ -93,7 +93,11 @@ def _looks_like_photo(small: _Small) -> bool:
         return False  # paper (or a white desk) reaches the edges: a scan
     cy, cx, qy, qx = height // 2, width // 2, height // 8, width // 8
     centre = small.paper[cy - qy : cy + qy, cx - qx : cx + qx]
-    return bool(np.count_nonzero(centre) >= CENTRE_PAPER * centre.size)
+    if np.count_nonzero(centre) >= CENTRE_PAPER * centre.size:
+        return True
+    # a page off to one side of the frame (photographed in a corner of the desk): one page-sized paper blob
+    blob = _largest_blob((small.paper > 0).astype(np.uint8))
+    return bool(np.count_nonzero(blob) >= MIN_QUAD_AREA * small.paper.size)
 
 
 def looks_like_photo(img: Image.Image) -> bool:
