@@ -383,3 +383,5 @@ def test_attachment_rows_a_whole_other_label_is_no_value_and_a_left_column_label
     assert got["license.legal_rep"].value == "赵琪"
     assert clean_value("person", "☑蔡华") == "蔡华" and clean_value("person", "阿依古丽·买买提") == "阿依古丽·买买提"
     assert clean_value("date", "2027年06月23日司认证专用章") == "2027年06月23日"
+    assert clean_value("text", "杭州市余杭区莫干山路42号11 层20单元") == "杭州市余杭区莫干山路42号11层20单元"
+    assert clean_value("text", "Room 5, Tower A") == "Room 5, Tower A"

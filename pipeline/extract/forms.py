@@ -228,6 +228,8 @@ def clean_value(shape: str, text: str) -> str:
     if shape == "date":  # a date printed beside a seal's text or a note: the date only
         m = re.search(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}[-./]\d{1,2}[-./]\d{1,2}", t)
         return re.sub(r"\s", "", m.group(0)) if m else t
+    if shape == "text":  # Chinese text has no spaces: one the OCR reads beside a character (11 层) is not there
+        return re.sub(r"(?<=[\u3000-\u9fff\uff00-\uffef])\s+|\s+(?=[\u3000-\u9fff\uff00-\uffef])", "", t)
     if shape == "serial":
         return re.sub(r"[^0-9A-Fa-f]", "", t).upper()
     return t
