@@ -251,16 +251,16 @@ def decrypt(private_key: PrivateKey, ct: Ciphertext) -> bytes:
 
 def sm4_ecb_encrypt(key: bytes, data: bytes) -> bytes:
     """SM4-ECB without padding (GM/T 0009 envelopes carry exact 16-byte multiples)."""
-    if len(key) != 16 or len(data) % 16:
-        raise SM2Error("SM4-ECB needs a 16-byte key and whole blocks")
-    cipher = _gm_sm4.CryptSM4()
-    cipher.set_key(key, _gm_sm4.SM4_ENCRYPT)
-    return b"".join(bytes(cipher.one_round(cipher.sk, list(data[i : i + 16]))) for i in range(0, len(data), 16))
+    return _sm4_ecb(key, data, _gm_sm4.SM4_ENCRYPT)
 
 
 def sm4_ecb_decrypt(key: bytes, data: bytes) -> bytes:
+    return _sm4_ecb(key, data, _gm_sm4.SM4_DECRYPT)
+
+
+def _sm4_ecb(key: bytes, data: bytes, mode: int) -> bytes:
     if len(key) != 16 or len(data) % 16:
         raise SM2Error("SM4-ECB needs a 16-byte key and whole blocks")
     cipher = _gm_sm4.CryptSM4()
-    cipher.set_key(key, _gm_sm4.SM4_DECRYPT)
+    cipher.set_key(key, mode)
     return b"".join(bytes(cipher.one_round(cipher.sk, list(data[i : i + 16]))) for i in range(0, len(data), 16))
