@@ -34,9 +34,9 @@ sys.path.insert(0, str(REPO / "bench"))
 from common import generator, office_renderer  # noqa: E402
 
 from pipeline.extract import extract_case  # noqa: E402
-from pipeline.extract.forms import load_attachment_specs, load_profiles  # noqa: E402
 from pipeline.extract.images import load_pages, prepare  # noqa: E402
 from pipeline.extract.ocr import get_engine  # noqa: E402
+from pipeline.profiles import load_attachment_specs, load_profiles  # noqa: E402
 from pipeline.store import sha256_bytes  # noqa: E402
 
 CODES = ("org_code", "legal_rep_id_number", "handler_id_number")

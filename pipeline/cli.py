@@ -91,7 +91,7 @@ def _summary_table(results: list[dict[str, Any]], seconds: float, settings: Sett
     from rich.table import Table
 
     from pipeline.actions import describe
-    from pipeline.extract.forms import load_profiles
+    from pipeline.profiles import load_profiles
 
     profiles = load_profiles(settings.forms_dir)
     title = f"cert-intake demo — {len(results)} case(s) in {seconds:.1f}s; outputs in {settings.outputs_dir}"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pipeline import policy
 from pipeline.actions import ACTION_ZH, Action, OldCertificate, rules
-from pipeline.extract.forms import OfficeProfile, load_profiles
 from pipeline.models import DocKind
+from pipeline.profiles import OfficeProfile, load_profiles
 from pipeline.validate import required_materials
 
 BEGIN, END = "<!-- office-table:begin (python -m pipeline.offices --write README.md) -->", "<!-- office-table:end -->"

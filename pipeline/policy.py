@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pipeline.actions import Action, OldCertificate, rules
-from pipeline.extract.forms import OfficeProfile
-from pipeline.profiles import DEFAULT_STAGES, StageModel
+from pipeline.profiles import DEFAULT_STAGES, OfficeProfile, StageModel
 
 Policy = Literal["auto", "one_stage", "two_stage"]
 REVOKING = frozenset({OldCertificate.REVOKE_NOW, OldCertificate.REVOKE_BEFORE_ISSUE, OldCertificate.REVOKE_AFTER_ISSUE})

@@ -22,7 +22,6 @@ from pipeline import validate as validate_stage
 from pipeline.actions import Action, ActionRules, OldCertificate, rules
 from pipeline.config import Settings
 from pipeline.errors import CaseBusy, CertIntakeError, ConfigError, InvalidTransition, IssuanceRefused
-from pipeline.extract.forms import AttachmentSpecs, OfficeProfile, load_attachment_specs, load_profiles
 from pipeline.extract.ocr import OcrEngine, limited_engine
 from pipeline.extract.snapshots import snapshots
 from pipeline.ingest.imap import ImapConfig
@@ -33,6 +32,7 @@ from pipeline.issue.external import ExternalIssuer, IssuancePending
 from pipeline.issue.notice import NoticeData, to_pdf, write_notice
 from pipeline.issue.revoke import publish_crl
 from pipeline.models import DocKind, Document, Field, Route, Severity, TextSource, info
+from pipeline.profiles import AttachmentSpecs, OfficeProfile, load_attachment_specs, load_profiles
 from pipeline.store import Store
 from pipeline.validate import crossdoc
 from pipeline.validate.deadline import add_working_days

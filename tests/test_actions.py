@@ -32,8 +32,8 @@ from pipeline import policy
 from pipeline.actions import Action, OldCertificate, rules
 from pipeline.config import load_settings
 from pipeline.errors import ConfigError
-from pipeline.extract.forms import OfficeProfile, load_profile, load_profiles
 from pipeline.issue.ledger import write_ledger
+from pipeline.profiles import OfficeProfile, load_profile, load_profiles
 from pipeline.review import actions as review_actions
 from pipeline.stages import Context, add_months, case_contract, ingest_path, process_case
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from pipeline.config import REPO_ROOT
-from pipeline.extract.forms import load_profiles
+from pipeline.profiles import load_profiles
 from pipeline.validate.deadline import add_working_days, working_days_between
 
 

@@ -12,9 +12,9 @@ from conftest import SAMPLES, attachments, generator, truth
 
 from pipeline.config import REPO_ROOT
 from pipeline.extract import extract_case
-from pipeline.extract.forms import load_attachment_specs, load_profiles
 from pipeline.extract.ocr import get_engine
 from pipeline.models import DocKind, TextSource
+from pipeline.profiles import load_attachment_specs, load_profiles
 from pipeline.store import sha256_bytes
 
 PROFILES = load_profiles(REPO_ROOT / "forms")

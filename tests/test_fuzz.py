@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from stdnum.exceptions import ValidationError
 
 from pipeline import identifiers as ids
-from pipeline.extract.forms import TextItem, clean_value, extract_labeled, load_profiles
+from pipeline.extract.forms import TextItem, clean_value, extract_labeled
 from pipeline.ingest import archive, mail
 from pipeline.issue import envelope, sm2
 from pipeline.pki import der
+from pipeline.profiles import load_profiles
 from pipeline.validate.crossdoc import normalise_name
 
 # CI explores a fixed set of examples (a red build must be reproducible); local runs explore new ones

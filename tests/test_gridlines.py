@@ -8,9 +8,9 @@ import pytest
 from conftest import REPO, SAMPLES, truth
 
 from pipeline.extract import extract_case, images
-from pipeline.extract.forms import load_profiles
 from pipeline.extract.gridlines import text_lines
 from pipeline.extract.ocr import get_engine
+from pipeline.profiles import load_profiles
 
 FORM_SCANS = [
     SAMPLES / "xiamen-new-scan" / "申请表.jpg",

@@ -20,10 +20,11 @@ from pipeline.config import REPO_ROOT
 from pipeline.extract import extract_case
 from pipeline.extract.cellform import label_score, match_cell, read_cells, strip_hints
 from pipeline.extract.cells import Cell, below, build_page, reading_order, right_of
-from pipeline.extract.forms import TextItem, load_attachment_specs, load_profiles, norm_label
+from pipeline.extract.forms import TextItem, norm_label
 from pipeline.extract.ocr import get_engine
 from pipeline.models import DocKind, Document, Field, TextSource
 from pipeline.names import normalise_name, same_name
+from pipeline.profiles import load_attachment_specs, load_profiles
 from pipeline.store import sha256_bytes
 from pipeline.validate import CaseInput, validate_case
 

@@ -9,8 +9,8 @@ import pytest
 
 from pipeline.config import REPO_ROOT
 from pipeline.errors import InputError
-from pipeline.extract.forms import load_profiles
 from pipeline.models import Field, Severity, error, warning
+from pipeline.profiles import load_profiles
 from pipeline.validate import CaseInput, proposal, route, validate_case
 from pipeline.validate.crossdoc import RegistryInfo, consistency, normalise_name, product_certificate, quota
 from pipeline.validate.registry import read_registry

@@ -21,9 +21,7 @@ from pipeline.extract.checkbox import slot_ticks, ticked_options
 from pipeline.extract.classify import classify_der, classify_text, name_hint, sniff
 from pipeline.extract.forms import (
     TICKED,
-    AttachmentSpecs,
     FormExtraction,
-    OfficeProfile,
     TextItem,
     category_from_text,
     extract_form,
@@ -50,6 +48,7 @@ from pipeline.models import (
 )
 from pipeline.names import same_name
 from pipeline.pki import der
+from pipeline.profiles import AttachmentSpecs, OfficeProfile
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], OcrEngine]

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from pipeline.extract.cells import Cell, PageCells, below, right_of, same_band
-from pipeline.extract.forms import FieldSpec, FormExtraction, OfficeProfile, TextItem, clean_value, norm_label, shape_ok
+from pipeline.extract.forms import FormExtraction, TextItem, clean_value, norm_label, shape_ok
 from pipeline.models import BBox, Evidence, Field
+from pipeline.profiles import FieldSpec, OfficeProfile
 
 MIN_LABEL_CELLS = 5  # label cells a page needs for its cells to be read as the form
 

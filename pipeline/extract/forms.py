@@ -11,14 +11,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-import yaml
-
-from pipeline.actions import Action
 from pipeline.models import BBox, Evidence, Field
-from pipeline.profiles import ProfileModel, read_profile
+from pipeline.profiles import FieldSpec, OfficeProfile
 
 _PUNCT = re.compile(r"[\s:：/／、,，.。;；()（）\[\]【】<>《》\"'“”‘’_\-—]+")
 
@@ -29,108 +24,6 @@ class TextItem:
     bbox: BBox
     score: float = 1.0
     page: int = 1
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    key: str
-    labels: tuple[str, ...]
-    shape: str = "text"
-    row_of: str | None = None
-    below: str | None = None
-    optional: bool = False
-    value_at: str = "right"  # where the value cell is: right of the label cell, or below it
-
-
-@dataclass(frozen=True)
-class OfficeProfile:
-    office: str
-    name: str
-    form_title: str
-    form_keywords: tuple[str, ...]
-    categories: tuple[str, ...]
-    category_aliases: dict[str, str]
-    fields: tuple[FieldSpec, ...]
-    stop_labels: tuple[str, ...]
-    category_label: str
-    category_options: tuple[str, ...]
-    required_fields: dict[Action, tuple[str, ...]]  # per action (pipeline.actions), not per category name
-    materials: dict[Action, dict[str, str]]
-    confidence_threshold: float
-    raw: dict[str, Any] = field(default_factory=dict)
-    settings: ProfileModel | None = None  # the validated profile (pipeline.profiles); None only in hand-made ones
-
-    def action_of(self, category: str | None) -> Action | None:
-        """The action a category (or alias) maps to; None when the profile does not map it."""
-        if not category:
-            return None
-        if self.settings is not None:
-            return self.settings.action_of(category)
-        return None
-
-    def spec(self, key: str) -> FieldSpec:
-        for f in self.fields:
-            if f.key == key:
-                return f
-        raise KeyError(key)
-
-
-def field_spec(key: str, v: dict[str, Any]) -> FieldSpec:
-    """One field of a profile or of attachments.yaml: its labels, value shape and anchors."""
-    return FieldSpec(
-        key=key,
-        labels=tuple(v["labels"]),
-        shape=v.get("shape", "text"),
-        row_of=v.get("row_of"),
-        below=v.get("below"),
-        optional=bool(v.get("optional", False)),
-        value_at=str(v.get("value", "right")),
-    )
-
-
-def load_profile(path: Path) -> OfficeProfile:
-    """A profile checked against its schema (pipeline.profiles): ConfigError names the file and the key."""
-    model, data = read_profile(path)
-    fields = tuple(field_spec(k, v) for k, v in data["fields"].items())
-    return OfficeProfile(
-        office=model.office,
-        name=model.name,
-        form_title=model.form_title,
-        form_keywords=tuple(model.form_keywords),
-        categories=tuple(model.categories),
-        category_aliases=dict(model.category_aliases),
-        fields=fields,
-        stop_labels=tuple(model.stop_labels),
-        category_label=model.category_field.label,
-        category_options=tuple(model.category_field.options or model.categories),
-        required_fields={a: tuple(keys) for a, keys in model.required_fields.items()},
-        materials={a: {str(kind): label for kind, label in m.items()} for a, m in model.materials.items()},
-        confidence_threshold=model.confidence_threshold,
-        raw=data,
-        settings=model,
-    )
-
-
-def load_profiles(forms_dir: Path) -> dict[str, OfficeProfile]:
-    return {
-        p.office: p for p in (load_profile(f) for f in sorted(forms_dir.glob("*.yaml")) if f.name != ATTACHMENTS_FILE)
-    }
-
-
-ATTACHMENTS_FILE = "attachments.yaml"
-
-
-@dataclass(frozen=True)
-class AttachmentSpecs:
-    by_kind: dict[str, tuple[FieldSpec, ...]]
-    stop_labels: tuple[str, ...]
-
-
-def load_attachment_specs(forms_dir: Path) -> AttachmentSpecs:
-    data = yaml.safe_load((forms_dir / ATTACHMENTS_FILE).read_text(encoding="utf-8"))
-    stop = tuple(data.pop("stop_labels", []))
-    by_kind = {kind: tuple(field_spec(k, v) for k, v in spec.items()) for kind, spec in data.items()}
-    return AttachmentSpecs(by_kind, stop)
 
 
 def norm_label(text: str) -> str:

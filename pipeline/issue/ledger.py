@@ -23,7 +23,7 @@ from pipeline.models import Field
 from pipeline.store import Store
 
 if TYPE_CHECKING:  # no import of the extract stage at run time
-    from pipeline.extract.forms import OfficeProfile
+    from pipeline.profiles import OfficeProfile
 
 HEADERS = [
     "受理编号",

@@ -27,10 +27,10 @@ from typing import Any
 
 from pipeline import policy
 from pipeline.errors import CaseBusy, CertIntakeError
-from pipeline.extract.forms import OfficeProfile
 from pipeline.fsutil import atomic_write
 from pipeline.issue.notice import render_values
 from pipeline.models import Field, Severity
+from pipeline.profiles import OfficeProfile
 from pipeline.review.mask import is_personal
 from pipeline.review.roles import ROLE_NAMES, Role, allowed
 from pipeline.stages import Context, run_validate

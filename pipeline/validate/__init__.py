@@ -16,7 +16,6 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, 
 
 from pipeline import identifiers as ids
 from pipeline.actions import Action, OldCertificate, rules
-from pipeline.extract.forms import OfficeProfile
 from pipeline.logsafe import mask_id, mask_phone
 from pipeline.models import (
     DocKind,
@@ -33,6 +32,7 @@ from pipeline.models import (
 )
 from pipeline.names import normalise_name
 from pipeline.pki.der import parse_certificate
+from pipeline.profiles import OfficeProfile
 from pipeline.validate import crossdoc
 from pipeline.validate.csr import check_csr
 
