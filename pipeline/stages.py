@@ -35,7 +35,7 @@ from pipeline.models import DocKind, Document, Field, Route, Severity, TextSourc
 from pipeline.profiles import AttachmentSpecs, OfficeProfile, load_attachment_specs, load_profiles
 from pipeline.store import Store
 from pipeline.validate import crossdoc
-from pipeline.validate.deadline import add_working_days
+from pipeline.workdays import add_working_days
 
 log = logging.getLogger("cert_intake")
 

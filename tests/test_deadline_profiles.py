@@ -6,7 +6,7 @@ from datetime import date
 
 from pipeline.config import REPO_ROOT
 from pipeline.profiles import load_profiles
-from pipeline.validate.deadline import add_working_days, working_days_between
+from pipeline.workdays import add_working_days, working_days_between
 
 
 def test_working_days_skip_weekends_and_holidays() -> None:

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import logging
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from docx import Document
-
 from pipeline.actions import Action, rules
+from pipeline.docxfill import render_values
 from pipeline.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
 TICK, BOX = "☑", "□"
 BLANK = "____"
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 @dataclass(frozen=True)
@@ -119,34 +115,8 @@ def values(d: NoticeData) -> dict[str, str]:
     }
 
 
-def _fill_paragraph(paragraph: object, v: dict[str, str]) -> None:
-    runs = paragraph.runs  # type: ignore[attr-defined]
-    text = "".join(r.text for r in runs)
-    if "{" not in text:
-        return
-    new = _PLACEHOLDER.sub(lambda m: v.get(m.group(1), m.group(0)), text)
-    runs[0].text = new
-    for r in runs[1:]:
-        r.text = ""
-
-
 def render(template: Path, data: NoticeData) -> bytes:
     return render_values(template, values(data))
-
-
-def render_values(template: Path, v: dict[str, str]) -> bytes:
-    """Fill ``{name}`` placeholders of a .docx template (paragraphs and table cells) from ``v``."""
-    doc = Document(str(template))
-    for p in doc.paragraphs:
-        _fill_paragraph(p, v)
-    for table in doc.tables:
-        for row in table.rows:
-            for cell in row.cells:
-                for p in cell.paragraphs:
-                    _fill_paragraph(p, v)
-    buf = io.BytesIO()
-    doc.save(buf)
-    return buf.getvalue()
 
 
 def write_notice(template: Path, data: NoticeData, path: Path) -> bytes:

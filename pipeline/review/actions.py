@@ -26,16 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import policy
+from pipeline.docxfill import render_values
 from pipeline.errors import CaseBusy, CertIntakeError
+from pipeline.fieldnames import zh
 from pipeline.fsutil import atomic_write
-from pipeline.issue.notice import render_values
 from pipeline.models import Field, Severity
 from pipeline.profiles import OfficeProfile
 from pipeline.review.mask import is_personal
 from pipeline.review.roles import ROLE_NAMES, Role, allowed
 from pipeline.stages import Context, run_validate
-from pipeline.validate import zh
-from pipeline.validate.deadline import add_working_days, working_days_between
+from pipeline.workdays import add_working_days, working_days_between
 
 log = logging.getLogger(__name__)
 REVIEWABLE = ("review",)

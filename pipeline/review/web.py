@@ -39,6 +39,7 @@ from fastapi.templating import Jinja2Templates
 from pipeline import logsafe
 from pipeline.actions import describe
 from pipeline.errors import CertIntakeError
+from pipeline.fieldnames import zh
 from pipeline.models import DocKind, Severity
 from pipeline.pki import der
 from pipeline.review import actions, auth
@@ -47,7 +48,6 @@ from pipeline.review.mask import is_personal, mask
 from pipeline.review.roles import ROLE_NAMES, Role, allowed
 from pipeline.stages import Context, process_case
 from pipeline.store.schema import User
-from pipeline.validate import zh
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent

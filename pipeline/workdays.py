@@ -1,4 +1,5 @@
-"""Deadlines in working days (seed 002: 验核 2, 复核+制作 5, notify 3 working days)."""
+"""Working-day arithmetic (Saturdays, Sundays and the office's holidays skipped): the deadlines of the
+wiring (seed 002: 验核 2, 复核+制作 5, notify 3 working days) and the age of a case in review."""
 
 from __future__ import annotations
 
