@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from pipeline.errors import ConfigError
+from pipeline.pki import sm2
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = Path.home() / ".cert-intake"
@@ -47,6 +48,9 @@ class Settings:
     # per step of the scheduled run (sweep, mail, inbox, …): the seconds to wait before each retry;
     # overrides the defaults of pipeline.batch (one retry per listed delay; [] = never retried)
     retries: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    # the library that signs and verifies SM2 (pipeline.pki.sm2.BACKENDS): gmssl, or tongsuo (the [tongsuo]
+    # extra, native code); one per process, selected by load_settings
+    sm2_backend: str = "gmssl"
 
     @property
     def blob_dir(self) -> Path:
@@ -99,7 +103,7 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
     forms_dir = Path(pick("forms_dir", REPO_ROOT / "forms"))
     if not forms_dir.is_dir():
         raise ConfigError(f"forms directory not found: {forms_dir} (set CERT_INTAKE_FORMS_DIR)")
-    return Settings(
+    settings = Settings(
         home=home_path,
         database_url=str(db_url),
         forms_dir=forms_dir,
@@ -121,7 +125,13 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
         web=dict(file_cfg.get("web") or {}),
         audit_hmac_key_env=str(pick("audit_hmac_key_env", "CERT_INTAKE_AUDIT_KEY")),
         retries=_retries(file_cfg.get("retries"), cfg_file),
+        sm2_backend=str(pick("sm2_backend", "gmssl")),
     )
+    try:
+        sm2.use_backend(settings.sm2_backend)
+    except sm2.SM2Error as exc:
+        raise ConfigError(f"sm2_backend: {exc}") from None
+    return settings
 
 
 def _retries(raw: Any, source: Path) -> dict[str, tuple[float, ...]]:

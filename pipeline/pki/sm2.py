@@ -1,9 +1,14 @@
-"""SM2 / SM3 / SM4 behind one adapter over gmssl.
+"""SM2 / SM3 / SM4 behind one adapter over gmssl, with Tongsuo as an optional signing backend.
 
 gmssl draws signature and encryption nonces from ``random.choice`` (not a CSPRNG); a predictable
 nonce leaks the private key.  Every nonce here comes from :mod:`secrets` and is passed in
 explicitly; encryption is re-implemented on gmssl's point arithmetic for the same reason, and
 decryption checks C3 (gmssl computes it but never compares it).
+
+Signing and verifying with the GM/T 0009 default ID can run on Tongsuo instead (``tongsuopy``, the
+``[tongsuo]`` extra; :func:`use_backend`, chosen by the ``sm2_backend`` setting): native code, its
+nonces from OpenSSL's CSPRNG, the same SM2 over SM3(Z‖message) — each backend verifies the other's
+signatures and OpenSSL 3 verifies both.  Another user ID, encryption and SM4 stay on gmssl.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from asn1crypto import algos, core, keys
 from gmssl import sm2 as _gm_sm2
@@ -37,6 +44,9 @@ if OID_SM2 not in keys.NamedCurve._map:  # let asn1crypto size SM2 EC keys (PKCS
 
 # The nonce source; a module attribute so a test can prove it is the CSPRNG.
 nonce_source: Callable[[int], int] = secrets.randbelow
+
+BACKENDS = ("gmssl", "tongsuo")
+_backend = "gmssl"
 
 
 class SM2Error(ValueError):
@@ -161,8 +171,50 @@ def decode_signature(der: bytes) -> tuple[int, int]:
     return r, s
 
 
+def use_backend(name: str) -> None:
+    """Sign and verify with ``name`` (one of :data:`BACKENDS`) from now on, in this process."""
+    global _backend
+    if name not in BACKENDS:
+        raise SM2Error(f"unknown SM2 backend {name!r} (one of {', '.join(BACKENDS)})")
+    if name == "tongsuo":
+        _tongsuo()  # not installed: fail here, at start, not at the first signature
+    _backend = name
+
+
+def backend() -> str:
+    return _backend
+
+
+@lru_cache(maxsize=1)
+def _tongsuo() -> tuple[Any, Any, Any]:
+    """tongsuopy's ec module, its SM2-with-SM3 signature algorithm and InvalidSignature."""
+    try:
+        from tongsuopy.crypto import hashes
+        from tongsuopy.crypto.asymciphers import ec
+        from tongsuopy.crypto.exceptions import InvalidSignature
+    except ImportError as exc:
+        raise SM2Error(f"SM2 backend 'tongsuo' needs tongsuopy (pip install 'cert-intake[tongsuo]'): {exc}") from None
+    return ec, ec.ECDSA(hashes.SM3()), InvalidSignature
+
+
+# A key object costs a point multiplication to build: the CA's few keys, and the keys of the CSRs being
+# checked, are built once.  Tongsuo computes Z itself from the key, with the default ID.
+@lru_cache(maxsize=8)
+def _tongsuo_private(key: PrivateKey) -> Any:
+    ec = _tongsuo()[0]
+    return ec.derive_private_key(key.d, ec.SM2())
+
+
+@lru_cache(maxsize=64)
+def _tongsuo_public(key: PublicKey) -> Any:
+    ec = _tongsuo()[0]
+    return ec.EllipticCurvePublicNumbers(key.x, key.y, ec.SM2()).public_key()
+
+
 def sign(private_key: PrivateKey, message: bytes, user_id: bytes = DEFAULT_ID) -> bytes:
     """SM2 signature (DER SEQUENCE{r, s}) over SM3(Z‖message) with a CSPRNG nonce."""
+    if _backend == "tongsuo" and user_id == DEFAULT_ID:
+        return bytes(_tongsuo_private(private_key).sign(message, _tongsuo()[1]))
     e = _digest(private_key.public_key, message, user_id)
     crypt = _crypt(private_key)
     while True:
@@ -179,6 +231,13 @@ def verify(public_key: PublicKey, message: bytes, signature_der: bytes, user_id:
         return False
     if not (1 <= r < N and 1 <= s < N):
         return False
+    if _backend == "tongsuo" and user_id == DEFAULT_ID:
+        _ec, algorithm, invalid = _tongsuo()
+        try:
+            _tongsuo_public(public_key).verify(signature_der, message, algorithm)
+        except invalid:
+            return False
+        return True
     e = _digest(public_key, message, user_id)
     return bool(_crypt(public_key).verify(f"{r:064x}{s:064x}", e))
 
