@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,18 +20,18 @@ from pipeline import extract as extract_stage
 from pipeline import ingest as ingest_stage
 from pipeline import policy
 from pipeline import validate as validate_stage
-from pipeline.actions import Action, ActionRules, OldCertificate, rules
+from pipeline.actions import Action, rules
 from pipeline.config import Settings
 from pipeline.errors import CaseBusy, CertIntakeError, ConfigError, InvalidTransition, IssuanceRefused
 from pipeline.extract.ocr import OcrEngine, limited_engine
 from pipeline.extract.snapshots import snapshots
 from pipeline.ingest.imap import ImapConfig
-from pipeline.issue import Issuer, IssueRequest, LocalIssuer
+from pipeline.issue import Issuer, LocalIssuer
 from pipeline.issue.ca import LocalCA
-from pipeline.issue.delivery import SmtpConfig, build_message, bundle_zip, send_smtp, write_outbox
+from pipeline.issue.carry import CaseSnapshot, CertificateRecord, IssueDesk, IssueResult, carry_out
+from pipeline.issue.carry import add_months as add_months  # the grace period's arithmetic, where tests find it
+from pipeline.issue.delivery import Delivery, SmtpConfig, deliver
 from pipeline.issue.external import ExternalIssuer, IssuancePending
-from pipeline.issue.notice import NoticeData, to_pdf, write_notice
-from pipeline.issue.revoke import publish_crl
 from pipeline.models import DocKind, Document, Field, Route, Severity, TextSource, info
 from pipeline.profiles import AttachmentSpecs, OfficeProfile, load_attachment_specs, load_profiles
 from pipeline.store import Store
@@ -244,7 +245,9 @@ def is_clean(ctx: Context, case_id: str) -> bool:
 
 def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
     """Carry out the action of the case's category (issue, renew, replace, change, add, revoke, unlock) for a
-    case that is clean (validated + route issue) or approved by a reviewer; refuse anything else."""
+    case that is clean (validated + route issue) or approved by a reviewer; refuse anything else.
+
+    The wiring: gate the case, take one snapshot, carry it out (``pipeline.issue.carry``), record, deliver."""
     start = time.perf_counter()
     case = ctx.store.get_case(case_id)
     if case.status == "validated":
@@ -261,13 +264,11 @@ def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
         # compare-and-set: of two workers that both saw the case approved, one goes on, the other stops
         started = {"validated", "approved"}
         ctx.store.transition(case_id, "issuing", actor=actor, detail=f"{action} started", expect=started)
-    job = _Job(case_id, action, case.category or "", ctx.store.fields(case_id), profile, actor)
-    if action is Action.REVOKE:
-        _revoke(ctx, job)
-    elif action is Action.UNLOCK:
-        _unlock(ctx, job)
-    else:
-        _issue_certificate(ctx, job)
+    snap = _snapshot(ctx, case_id, case.category or "", case.documents, profile, action, actor)
+    result = carry_out(snap, _desk(ctx))
+    _record(ctx, result, actor)
+    if _deliver(ctx, case_id, snap.fields, profile, list(result.attachments)) and result.deliverable:
+        ctx.store.transition(case_id, "delivered", actor=actor, detail="delivery mail sent")
     ctx.timing(case_id, "issue_s", time.perf_counter() - start)
 
 
@@ -282,201 +283,88 @@ def _policy_gate(ctx: Context, case_id: str, profile: OfficeProfile, action: Act
         )
 
 
-@dataclass(frozen=True)
-class _Job:
-    """One case being carried out: what issuance, revocation and the notice need to know."""
-
-    case_id: str
-    action: Action
-    category: str
-    fields: dict[str, Field]
-    profile: OfficeProfile
-    actor: str
-
-    @property
-    def rules(self) -> ActionRules:
-        return rules(self.action)
-
-
-def _old_serial(ctx: Context, job: _Job) -> str:
-    """The certificate the request names (its .cer file first, else the form's 序号), one of ours."""
-    for key in ("cert.serial", "old_cert_serial"):
-        f = job.fields.get(key)
+def _snapshot(
+    ctx: Context,
+    case_id: str,
+    category: str,
+    documents: list[dict[str, Any]],
+    profile: OfficeProfile,
+    action: Action,
+    actor: str,
+) -> CaseSnapshot:
+    """What carrying out the case needs, read once: its fields, its CSR (an action that issues), the certificate
+    it names (its .cer file first, else the form's 序号) when that is one of ours."""
+    fields = ctx.store.fields(case_id)
+    todo = rules(action)
+    csr_der = None
+    csr_names = [d["name"] for d in documents if d["kind"] == DocKind.CSR]
+    if todo.issues_certificate and csr_names:
+        sha = {f.name: f.sha256 for f in ctx.store.case_files(case_id)}[csr_names[0]]
+        csr_der = ctx.store.blobs.get(sha)
+    old = None
+    for key in ("cert.serial", "old_cert_serial") if todo.needs_old_certificate else ():
+        f = fields.get(key)
         serial = f.value.strip().upper().lstrip("0") if f and f.value else ""
-        if serial and ctx.store.certificate(serial) is not None:
-            return serial
-    raise IssuanceRefused(f"case {job.case_id}: the old certificate ({job.action}) is not one of ours")
+        cert = ctx.store.certificate(serial) if serial else None
+        if cert is not None:
+            old = CertificateRecord(serial, cert.subject or "", cert.revoked_at)
+            break
+    return CaseSnapshot(case_id, action, category, fields, profile, actor, csr_der, old)
 
 
-def _revoke_old(ctx: Context, job: _Job, serial: str) -> datetime:
-    """Revoke the old pair and publish the CRL; when it was revoked (a re-run after a crash keeps the first time)."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    reason = job.rules.revocation_reason
-    revoked = ctx.store.revoke_case_certificates(serial, reason, now, actor=f"{job.actor} ({job.action} {job.case_id})")
-    publish_crl(ctx.store, ctx.local_ca, ctx.settings.crl_path, now)
-    log.info("case %s (%s): revoked %s (%s); CRL published", job.case_id, job.action, ", ".join(revoked), reason)
-    cert = ctx.store.certificate(serial)
-    return cert.revoked_at if cert is not None and cert.revoked_at is not None else now
-
-
-def _issue_certificate(ctx: Context, job: _Job) -> None:
-    """issue_new, add, renew, replace, change: a new pair; the old certificate as the action says."""
-    fate = job.rules.old_certificate
-    old_serial = _old_serial(ctx, job) if job.rules.needs_old_certificate else None
-    revoked_at = None
-    if old_serial and fate is OldCertificate.REVOKE_BEFORE_ISSUE:  # 补办: the lost key dies first
-        revoked_at = _revoke_old(ctx, job, old_serial)
-    csr_docs = [d for d in _documents(ctx, job.case_id) if d.kind == DocKind.CSR]
-    if not csr_docs:
-        raise IssuanceRefused(f"case {job.case_id} has no CSR")
-    csr_der = {name: data for name, _sha, data in _case_files(ctx, job.case_id)}[csr_docs[0].name]
-    fields = job.fields
-    name = fields["applicant_name"].value
-    out = ctx.issuer.issue(
-        IssueRequest(
-            case_id=job.case_id,
-            applicant_name=name,
-            common_name=fields["common_name"].value if "common_name" in fields else name,
-            org_code=fields["org_code"].value if "org_code" in fields else None,
-            csr_der=csr_der,
-            profile=dict(job.profile.raw.get("profile") or {}),
-        )
+def _desk(ctx: Context) -> IssueDesk:
+    return IssueDesk(
+        store=ctx.store,
+        issuer=ctx.issuer,
+        ca=lambda: ctx.local_ca,
+        outputs_dir=ctx.settings.outputs_dir,
+        crl_path=ctx.settings.crl_path,
+        notice_template=ctx.settings.forms_dir / "templates" / "notice.docx",
+        clerk=ctx.settings.clerk,
     )
-    issued_at = datetime.fromisoformat(out.not_before)
-    old_revoke_at = None
-    if old_serial and fate is OldCertificate.REVOKE_AFTER_GRACE:  # 更新: the old one lives on for a while
-        old_revoke_at = add_months(issued_at, _grace_months(job.profile))
-        ctx.store.schedule_revocation(old_serial, old_revoke_at, by_case=job.case_id)
-    elif old_serial and fate is OldCertificate.REVOKE_AFTER_ISSUE:  # 变更: the old subject's certificate ends
-        revoked_at = _revoke_old(ctx, job, old_serial)
-    change_record = _change_record(ctx, job, old_serial, out.serial) if job.action is Action.CHANGE else None
-    outs = ctx.store.outputs(job.case_id)
-    files = [Path(outs[k]) for k in ("sign_cert", "env_cert", "envelope", "chain") if k in outs]
-    notice = _notice(
-        ctx,
-        job,
-        [p.name for p in files],
-        serial=out.serial,
-        issued_at=issued_at,
-        valid_until=datetime.fromisoformat(out.not_after),
-        old_serial=old_serial,
-        old_revoke_at=old_revoke_at,
-        revoked_at=revoked_at,
-        change_record=change_record,
-    )
-    ctx.store.transition(job.case_id, "issued", actor=job.actor, detail=f"{job.action}: sign.cer serial {out.serial}")
-    if _deliver(ctx, job.case_id, fields, job.profile, [*files, notice]):
-        ctx.store.transition(job.case_id, "delivered", actor=job.actor, detail="delivery mail sent")
 
 
-def _change_record(ctx: Context, job: _Job, old_serial: str | None, new_serial: str) -> str:
-    """变更: the record the seed asks for — the old certificate's subject → the new one's — kept on the case
-    (a CHANGE_RECORD finding of the issue stage) and printed in the 告知书."""
-    old = ctx.store.certificate(old_serial) if old_serial else None
-    new = ctx.store.certificate(new_serial)
-    before = (old.subject if old else "") or "（原证书主体不详）"
-    after = new.subject if new else ""
-    text = f"证书主体由“{before}”变更为“{after}”"
-    ctx.store.replace_findings(job.case_id, "issue", [info("CHANGE_RECORD", None, text)])
-    return text
-
-
-def _grace_months(profile: OfficeProfile) -> int:
-    return profile.settings.renew_revokes_old_after_months if profile.settings else 1
-
-
-def _revoke(ctx: Context, job: _Job) -> None:
-    serial = _old_serial(ctx, job)
-    now = _revoke_old(ctx, job, serial)
-    notice = _notice(ctx, job, [], old_serial=serial, revoked_at=now)
-    ctx.store.transition(job.case_id, "revoked", actor=job.actor, detail=f"revoked {serial}; CRL published")
-    _deliver(ctx, job.case_id, job.fields, job.profile, [notice])
-
-
-def _unlock(ctx: Context, job: _Job) -> None:
-    """解锁: nothing is issued or revoked (a CSR sent along is ignored); recorded, notice, ledger row."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    notice = _notice(ctx, job, [], done_at=now)
-    ctx.store.transition(job.case_id, "issued", actor=job.actor, detail="unlock recorded; no certificate issued")
-    if _deliver(ctx, job.case_id, job.fields, job.profile, [notice]):
-        ctx.store.transition(job.case_id, "delivered", actor=job.actor, detail="delivery mail sent")
-
-
-def _notice(ctx: Context, job: _Job, files: list[str], **facts: Any) -> Path:
-    path = ctx.settings.outputs_dir / job.case_id / "告知书.docx"
-    profile = job.profile
-    settings = profile.settings
-    blob = write_notice(
-        ctx.settings.forms_dir / "templates" / "notice.docx",
-        NoticeData(
-            case_id=job.case_id,
-            action=job.action,
-            category=profile.category_aliases.get(job.category, job.category),
-            categories=profile.categories,
-            customer=job.fields["applicant_name"].value if "applicant_name" in job.fields else "",
-            office_name=profile.name,
-            office_phone=settings.office_phone if settings else "",
-            form_title=settings.notice_title if settings else "数字证书",
-            handler=ctx.settings.clerk,
-            files=files,
-            note=settings.notice_note if settings else "",
-            grace_months=_grace_months(profile),
-            **facts,
-        ),
-        path,
-    )
-    ctx.store.record_output(job.case_id, "notice", path, ctx.store.blobs.put(blob))
-    if settings is not None and settings.notice_pdf:
-        pdf = to_pdf(path)
-        if pdf is not None:
-            ctx.store.record_output(job.case_id, "notice_pdf", pdf, ctx.store.blobs.put(pdf.read_bytes()))
-    return path
+def _record(ctx: Context, result: IssueResult, actor: str) -> None:
+    """What carrying out the case did, on the case: findings, outputs, the scheduled revocation, its status."""
+    if result.findings:
+        ctx.store.replace_findings(result.case_id, "issue", list(result.findings))
+    for out in result.outputs:
+        ctx.store.record_output(result.case_id, out.key, out.path, ctx.store.blobs.put(out.data))
+    for due in result.scheduled:
+        ctx.store.schedule_revocation(due.serial, due.at, by_case=due.by_case)
+    ctx.store.transition(result.case_id, result.status, actor=actor, detail=result.detail)
 
 
 def _deliver(
-    ctx: Context, case_id: str, fields: dict[str, Field], profile: OfficeProfile, attachments: list[Path]
+    ctx: Context, case_id: str, fields: Mapping[str, Field], profile: OfficeProfile, attachments: list[Path]
 ) -> bool:
     """Zip bundle and .eml in the outbox always; SMTP when configured.  True when mail was sent now."""
-    out_dir = ctx.settings.outputs_dir / case_id
-    bundle = out_dir.parent / f"{case_id}.zip"
-    ctx.store.record_output(case_id, "bundle", bundle, ctx.store.blobs.put(bundle_zip(attachments, bundle)))
-    recipient = fields["email"].value if "email" in fields else None
-    if not recipient:
-        return False
     smtp = ctx.settings.smtp
-    msg = build_message(
-        sender=str(smtp.get("sender", "ca-office@localhost")),
-        recipient=recipient,
+    sender = str(smtp.get("sender", "ca-office@localhost"))
+    how = Delivery(
+        outputs_dir=ctx.settings.outputs_dir,
+        outbox_dir=ctx.settings.outbox_dir,
+        sender=sender,
+        smtp=SmtpConfig(
+            host=str(smtp["host"]),
+            port=int(smtp.get("port", 587)),
+            security=str(smtp.get("security", "starttls")),
+            username=smtp.get("username"),
+            password=os.environ.get(str(smtp.get("password_env", "CERT_INTAKE_SMTP_PASSWORD"))),
+            sender=sender,
+        )
+        if smtp.get("host")
+        else None,
+    )
+    return deliver(
+        ctx.store,
+        how,
+        case_id,
+        recipient=fields["email"].value if "email" in fields else None,
         applicant=fields["applicant_name"].value if "applicant_name" in fields else "",
         office_name=profile.name,
-        case_id=case_id,
         attachments=attachments,
     )
-    eml = write_outbox(ctx.store, case_id, msg, ctx.settings.outbox_dir)
-    ctx.store.record_output(case_id, "mail", eml, ctx.store.blobs.put(eml.read_bytes()))
-    if not smtp.get("host"):
-        return False
-    cfg = SmtpConfig(
-        host=str(smtp["host"]),
-        port=int(smtp.get("port", 587)),
-        security=str(smtp.get("security", "starttls")),
-        username=smtp.get("username"),
-        password=os.environ.get(str(smtp.get("password_env", "CERT_INTAKE_SMTP_PASSWORD"))),
-        sender=str(smtp.get("sender", "ca-office@localhost")),
-    )
-    return send_smtp(ctx.store, case_id, msg, cfg)
-
-
-def add_months(when: datetime, months: int) -> datetime:
-    month = when.month - 1 + months
-    year, month = when.year + month // 12, month % 12 + 1
-    day = min(
-        when.day,
-        [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][
-            month - 1
-        ],
-    )
-    return when.replace(year=year, month=month, day=day)
 
 
 # --------------------------------------------------------------------------- one case

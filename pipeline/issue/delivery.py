@@ -92,3 +92,43 @@ def send_smtp(store: Store, case_id: str, msg: EmailMessage, cfg: SmtpConfig) ->
     store.record_delivery(case_id, "smtp", str(msg["To"]), str(msg["Message-ID"]))
     log.info("case %s: delivery mail sent", case_id)
     return True
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where and how a case's results go: the bundle beside the case's output folder, the outbox, SMTP."""
+
+    outputs_dir: Path
+    outbox_dir: Path
+    sender: str = "ca-office@localhost"
+    smtp: SmtpConfig | None = None  # None: no SMTP server configured (the .eml stays in the outbox)
+
+
+def deliver(
+    store: Store,
+    how: Delivery,
+    case_id: str,
+    *,
+    recipient: str | None,
+    applicant: str,
+    office_name: str,
+    attachments: list[Path],
+) -> bool:
+    """Zip bundle and .eml in the outbox always; SMTP when configured.  True when mail was sent now."""
+    bundle = how.outputs_dir / f"{case_id}.zip"
+    store.record_output(case_id, "bundle", bundle, store.blobs.put(bundle_zip(attachments, bundle)))
+    if not recipient:
+        return False
+    msg = build_message(
+        sender=how.sender,
+        recipient=recipient,
+        applicant=applicant,
+        office_name=office_name,
+        case_id=case_id,
+        attachments=attachments,
+    )
+    eml = write_outbox(store, case_id, msg, how.outbox_dir)
+    store.record_output(case_id, "mail", eml, store.blobs.put(eml.read_bytes()))
+    if how.smtp is None:
+        return False
+    return send_smtp(store, case_id, msg, how.smtp)
