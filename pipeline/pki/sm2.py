@@ -18,7 +18,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from asn1crypto import algos, core, keys
@@ -105,8 +105,9 @@ class PrivateKey:
         if not 1 <= self.d < N - 1:
             raise SM2Error("SM2 private key out of range")
 
-    @property
+    @cached_property
     def public_key(self) -> PublicKey:
+        """d·G, computed once per key (every gmssl signature needs it for Z)."""
         x, y = _point_mul(self.d, _G)
         return PublicKey(x, y)
 
