@@ -31,11 +31,12 @@ from pipeline.ingest.imap import fetch
 from pipeline.ingest.watch import InboxWatcher
 from pipeline.issue.ledger import write_ledger
 from pipeline.issue.revoke import execute_due, publish_crl
+from pipeline.models import CaseStatus
 from pipeline.stages import Context, imap_config, ingest_path, process_case
 
 log = logging.getLogger("cert_intake")
 # new, interrupted between stages or mid-issue, approved by a reviewer; `failed` waits for a person
-PENDING = ("received", "extracted", "validated", "approved", "issuing")
+PENDING = (CaseStatus.RECEIVED, CaseStatus.EXTRACTED, CaseStatus.VALIDATED, CaseStatus.APPROVED, CaseStatus.ISSUING)
 Progress = Callable[[int, int, dict[str, Any]], None]
 StepFn = Callable[[Context], Any]
 ProcessOne = Callable[[str], Any]

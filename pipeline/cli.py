@@ -15,6 +15,7 @@ from typing import Any
 from pipeline import logsafe
 from pipeline.config import REPO_ROOT, Settings, load_settings, prepare_prefect_env
 from pipeline.errors import CertIntakeError
+from pipeline.models import CaseStatus
 
 log = logging.getLogger("cert_intake")
 SAMPLES = REPO_ROOT / "samples" / "cases"
@@ -577,7 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cases = sub.add_parser("cases", help="inspect cases").add_subparsers(dest="cases_command", required=True)
     cl = cases.add_parser("list")
-    cl.add_argument("--status")
+    cl.add_argument("--status", type=CaseStatus, choices=list(CaseStatus))
     cl.set_defaults(func=cmd_cases_list)
     cs = cases.add_parser("show")
     cs.add_argument("case_id")

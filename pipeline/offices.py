@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipeline import policy
 from pipeline.actions import ACTION_ZH, Action, OldCertificate, rules
-from pipeline.models import DocKind
+from pipeline.models import CaseStatus, DocKind
 from pipeline.profiles import OfficeProfile, load_profiles
 from pipeline.validate import required_materials
 
@@ -48,7 +48,7 @@ def _outputs(profile: OfficeProfile, action: Action) -> str:
 
 def _clerk_sees(profile: OfficeProfile, action: Action) -> str:
     rule = rules(action)
-    status = "revoked" if action is Action.REVOKE else "issued"
+    status = CaseStatus.REVOKED if action is Action.REVOKE else CaseStatus.ISSUED
     checks = ["old cert: ours, active, same org"] if rule.needs_old_certificate else []
     quota = profile.settings.certificates_per_org if profile.settings else 0
     if rule.issues_certificate and quota:

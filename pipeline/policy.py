@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pipeline.actions import Action, OldCertificate, rules
+from pipeline.models import CaseStatus
 from pipeline.profiles import DEFAULT_STAGES, OfficeProfile, StageModel
 
 Policy = Literal["auto", "one_stage", "two_stage"]
@@ -130,7 +131,7 @@ def issuance_blockers(profile: OfficeProfile, action: Action | None, actions: Se
 
 def waiting_for(profile: OfficeProfile, status: str, verified_now: bool, verification_needed: bool = True) -> str:
     """What a case in review waits for, as the queue shows it (待验核, 待复核 …); empty when nothing."""
-    if status != "review":
+    if status != CaseStatus.REVIEW:
         return ""
     if verification_needed and not verified_now:
         return f"待{stage_of(profile, 'verify').name}"

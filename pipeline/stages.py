@@ -32,7 +32,7 @@ from pipeline.issue.carry import CaseSnapshot, CertificateRecord, IssueDesk, Iss
 from pipeline.issue.carry import add_months as add_months  # the grace period's arithmetic, where tests find it
 from pipeline.issue.delivery import Delivery, SmtpConfig, deliver
 from pipeline.issue.external import ExternalIssuer, IssuancePending
-from pipeline.models import DocKind, Document, Field, Route, Severity, TextSource, info
+from pipeline.models import CaseResult, CaseStatus, DocKind, Document, Field, Route, Severity, TextSource, info
 from pipeline.profiles import AttachmentSpecs, OfficeProfile, load_attachment_specs, load_profiles
 from pipeline.store import Store
 from pipeline.validate import crossdoc
@@ -135,7 +135,7 @@ def run_extract(ctx: Context, case_id: str) -> None:
     ctx.store.replace_findings(case_id, "extract", result.findings)
     ctx.store.transition(
         case_id,
-        "extracted",
+        CaseStatus.EXTRACTED,
         detail=f"{len(result.documents)} document(s), "
         f"{len(result.fields)} field(s), OCR {result.timings.get('ocr_s', 0):.2f}s",
         office=profile.office,
@@ -222,7 +222,7 @@ def run_validate(ctx: Context, case_id: str, actor: str = "system") -> Route:
     ctx.store.replace_findings(case_id, "validate", findings)
     ctx.store.transition(
         case_id,
-        "validated",
+        CaseStatus.VALIDATED,
         actor=actor,
         detail=f"{len(findings)} finding(s), route {route}",
         route=str(route),
@@ -230,7 +230,7 @@ def run_validate(ctx: Context, case_id: str, actor: str = "system") -> Route:
         proposal=proposed,
     )
     if route == Route.REVIEW:
-        ctx.store.transition(case_id, "review", actor=actor, detail="doubt → reviewer")
+        ctx.store.transition(case_id, CaseStatus.REVIEW, actor=actor, detail="doubt → reviewer")
     ctx.timing(case_id, "validate_s", time.perf_counter() - start)
     return route
 
@@ -250,25 +250,25 @@ def run_issue(ctx: Context, case_id: str, actor: str = "system") -> None:
     The wiring: gate the case, take one snapshot, carry it out (``pipeline.issue.carry``), record, deliver."""
     start = time.perf_counter()
     case = ctx.store.get_case(case_id)
-    if case.status == "validated":
+    if case.status == CaseStatus.VALIDATED:
         if case.route != str(Route.ISSUE) or not is_clean(ctx, case_id) or ctx.store.reviewed(case_id):
             raise IssuanceRefused(f"case {case_id} is not clean; it must be approved by a reviewer first")
-    elif case.status not in ("approved", "issuing"):
+    elif case.status not in (CaseStatus.APPROVED, CaseStatus.ISSUING):
         raise IssuanceRefused(f"case {case_id} is {case.status}; only clean or approved cases are issued")
     profile = ctx.profiles.get(case.office) or ctx.profiles[ctx.settings.default_office]
     action = profile.action_of(case.category)
     if action is None:
         raise IssuanceRefused(f"case {case_id}: category {case.category!r} has no action in profile {profile.office}")
     _policy_gate(ctx, case_id, profile, action)
-    if case.status != "issuing":
+    if case.status != CaseStatus.ISSUING:
         # compare-and-set: of two workers that both saw the case approved, one goes on, the other stops
-        started = {"validated", "approved"}
-        ctx.store.transition(case_id, "issuing", actor=actor, detail=f"{action} started", expect=started)
+        started = {CaseStatus.VALIDATED, CaseStatus.APPROVED}
+        ctx.store.transition(case_id, CaseStatus.ISSUING, actor=actor, detail=f"{action} started", expect=started)
     snap = _snapshot(ctx, case_id, case.category or "", case.documents, profile, action, actor)
     result = carry_out(snap, _desk(ctx))
     _record(ctx, result, actor)
     if _deliver(ctx, case_id, snap.fields, profile, list(result.attachments)) and result.deliverable:
-        ctx.store.transition(case_id, "delivered", actor=actor, detail="delivery mail sent")
+        ctx.store.transition(case_id, CaseStatus.DELIVERED, actor=actor, detail="delivery mail sent")
     ctx.timing(case_id, "issue_s", time.perf_counter() - start)
 
 
@@ -384,15 +384,18 @@ def process_case(ctx: Context, case_id: str) -> dict[str, Any]:
 def _advance(ctx: Context, case_id: str) -> None:
     try:
         case = ctx.store.get_case(case_id)
-        if case.status in ("received", "failed"):
+        if case.status in (CaseStatus.RECEIVED, CaseStatus.FAILED):
             run_extract(ctx, case_id)
             case = ctx.store.get_case(case_id)
-        if case.status == "extracted":
+        if case.status == CaseStatus.EXTRACTED:
             run_validate(ctx, case_id)
             case = ctx.store.get_case(case_id)
-        if case.status == "validated" and case.route == str(Route.REVIEW):  # stopped between the two steps
-            ctx.store.transition(case_id, "review", detail="doubt → reviewer")
-        elif (case.status == "validated" and case.route == str(Route.ISSUE)) or case.status in ("approved", "issuing"):
+        if case.status == CaseStatus.VALIDATED and case.route == str(Route.REVIEW):  # stopped between the two steps
+            ctx.store.transition(case_id, CaseStatus.REVIEW, detail="doubt → reviewer")
+        elif (case.status == CaseStatus.VALIDATED and case.route == str(Route.ISSUE)) or case.status in (
+            CaseStatus.APPROVED,
+            CaseStatus.ISSUING,
+        ):
             run_issue(ctx, case_id)
     except IssuancePending as exc:
         log.info("%s", exc)
@@ -405,11 +408,15 @@ def _advance(ctx: Context, case_id: str) -> None:
         _fail(ctx, case_id, exc)
 
 
+# a case in one of these is marked failed when an exception stops it (later ones are done or wait for a person)
+FAILABLE = (CaseStatus.RECEIVED, CaseStatus.EXTRACTED, CaseStatus.VALIDATED, CaseStatus.APPROVED, CaseStatus.ISSUING)
+
+
 def _fail(ctx: Context, case_id: str, exc: BaseException) -> None:
     reason = f"{type(exc).__name__}: {exc}"
     case = ctx.store.get_case(case_id)
-    if case.status in ("received", "extracted", "validated", "approved", "issuing"):
-        ctx.store.transition(case_id, "failed", detail=reason[:2000], failure=reason[:2000])
+    if case.status in FAILABLE:
+        ctx.store.transition(case_id, CaseStatus.FAILED, detail=reason[:2000], failure=reason[:2000])
 
 
 def _deadline(ctx: Context, office: str, received: date) -> str | None:
@@ -422,9 +429,10 @@ def _deadline(ctx: Context, office: str, received: date) -> str | None:
     return add_working_days(received, days, holidays).isoformat()
 
 
-def case_contract(ctx: Context, case_id: str) -> dict[str, Any]:
-    """The JSON object of the architecture doc's contract."""
+def case_result(ctx: Context, case_id: str) -> CaseResult:
+    """The case as the architecture doc's JSON contract shows it."""
     case = ctx.store.get_case(case_id)
+    status = CaseStatus(case.status)
     source: dict[str, Any] = {"kind": case.source_kind, "path": case.source_path}
     if case.source_subject:
         source["subject"] = case.source_subject
@@ -435,23 +443,25 @@ def case_contract(ctx: Context, case_id: str) -> dict[str, Any]:
     if sign is not None:
         outputs["serial"] = sign.serial
         outputs["not_after"] = sign.not_after.isoformat() if sign.not_after else None
-    result: dict[str, Any] = {
-        "case_id": case.id,
-        "office": case.office,
-        "source": source,
-        "documents": [{k: v for k, v in d.items() if k != "sha256"} for d in case.documents],
-        "fields": {k: f.to_json() for k, f in ctx.store.fields(case_id).items()},
-        "findings": [f.to_json() for f in ctx.store.findings(case_id)],
-        "route": case.route or ("review" if case.status in ("failed", "duplicate") else None),
-        "proposal": case.proposal,
-        "deadline": _deadline(ctx, case.office, case.created_at.date()),
-        "status": case.status,
-        "outputs": outputs,
-    }
-    if case.duplicate_of:
-        result["duplicate_of"] = case.duplicate_of
-    if case.failure:
-        result["failure"] = case.failure
-    if case_id in ctx.timings:
-        result["timings"] = {k: round(v, 3) for k, v in ctx.timings[case_id].items()}
-    return result
+    unrouted = str(Route.REVIEW) if status in (CaseStatus.FAILED, CaseStatus.DUPLICATE) else None
+    return CaseResult(
+        case_id=case.id,
+        office=case.office,
+        source=source,
+        documents=tuple({k: v for k, v in d.items() if k != "sha256"} for d in case.documents),
+        fields=ctx.store.fields(case_id),
+        findings=tuple(ctx.store.findings(case_id)),
+        route=case.route or unrouted,
+        proposal=case.proposal,
+        deadline=_deadline(ctx, case.office, case.created_at.date()),
+        status=status,
+        outputs=outputs,
+        duplicate_of=case.duplicate_of,
+        failure=case.failure,
+        timings=dict(ctx.timings[case_id]) if case_id in ctx.timings else None,
+    )
+
+
+def case_contract(ctx: Context, case_id: str) -> dict[str, Any]:
+    """The JSON object of the architecture doc's contract (``case_result(...).to_json()``)."""
+    return case_result(ctx, case_id).to_json()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipeline.ingest import archive, mail, media
 from pipeline.ingest.names import safe_name, unique_name
-from pipeline.models import Finding, error, warning
+from pipeline.models import CaseStatus, Finding, error, warning
 from pipeline.store import Store, sha256_bytes
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ def ingest(store: Store, sub: Submission, office: str, actor: str = "system", re
         )
         store.replace_findings(case.id, "ingest", findings)
         store.transition(
-            case.id, "duplicate", actor=actor, detail=f"duplicate of {previous.id}", duplicate_of=previous.id
+            case.id, CaseStatus.DUPLICATE, actor=actor, detail=f"duplicate of {previous.id}", duplicate_of=previous.id
         )
         return IngestOutcome(case.id, previous.id, findings)
     store.replace_findings(case.id, "ingest", findings)

@@ -26,7 +26,7 @@ from pipeline.issue import Issuer, IssueRequest
 from pipeline.issue.ca import LocalCA
 from pipeline.issue.notice import NoticeData, to_pdf, write_notice
 from pipeline.issue.revoke import publish_crl
-from pipeline.models import Field, Finding, info
+from pipeline.models import CaseStatus, Field, Finding, info
 from pipeline.profiles import OfficeProfile
 from pipeline.store import Store
 
@@ -101,7 +101,7 @@ class IssueResult:
     """What carrying out a case did, and what the wiring records."""
 
     case_id: str
-    status: str  # issued | revoked
+    status: CaseStatus  # issued | revoked
     detail: str  # the audit row's text
     outputs: tuple[OutputFile, ...] = ()
     scheduled: tuple[ScheduledRevocation, ...] = ()
@@ -206,7 +206,7 @@ def _issue_certificate(snap: CaseSnapshot, desk: IssueDesk) -> IssueResult:
     )
     return IssueResult(
         snap.case_id,
-        "issued",
+        CaseStatus.ISSUED,
         f"{snap.action}: sign.cer serial {out.serial}",
         outputs=outputs,
         scheduled=scheduled,
@@ -232,7 +232,7 @@ def _revoke(snap: CaseSnapshot, desk: IssueDesk) -> IssueResult:
     notice, outputs = _notice(snap, desk, [], old_serial=old.serial, revoked_at=now)
     return IssueResult(
         snap.case_id,
-        "revoked",
+        CaseStatus.REVOKED,
         f"revoked {old.serial}; CRL published",
         outputs=outputs,
         attachments=(notice,),
@@ -246,7 +246,11 @@ def _unlock(snap: CaseSnapshot, desk: IssueDesk) -> IssueResult:
     now = datetime.now(UTC).replace(microsecond=0)
     notice, outputs = _notice(snap, desk, [], done_at=now)
     return IssueResult(
-        snap.case_id, "issued", "unlock recorded; no certificate issued", outputs=outputs, attachments=(notice,)
+        snap.case_id,
+        CaseStatus.ISSUED,
+        "unlock recorded; no certificate issued",
+        outputs=outputs,
+        attachments=(notice,),
     )
 
 

@@ -19,7 +19,7 @@ from openpyxl.utils import get_column_letter
 
 from pipeline.actions import Action, OldCertificate, rules
 from pipeline.fsutil import atomic_write
-from pipeline.models import Field
+from pipeline.models import CaseStatus, Field
 from pipeline.store import Store
 
 if TYPE_CHECKING:  # no import of the extract stage at run time
@@ -41,19 +41,19 @@ HEADERS = [
     "备注",
 ]
 WIDTHS = [22, 12, 34, 22, 9, 10, 14, 10, 44, 12, 12, 12, 40]
-RESULT_ZH = {
-    "issued": "已签发",
-    "delivered": "已交付",
-    "revoked": "已注销",
-    "review": "待审核",
-    "approved": "已批准",
-    "rejected": "不予受理",
-    "failed": "处理失败",
-    "duplicate": "重复提交",
-    "received": "已接收",
-    "extracted": "已识别",
-    "validated": "已校验",
-    "issuing": "签发中",
+RESULT_ZH: dict[str, str] = {
+    CaseStatus.ISSUED: "已签发",
+    CaseStatus.DELIVERED: "已交付",
+    CaseStatus.REVOKED: "已注销",
+    CaseStatus.REVIEW: "待审核",
+    CaseStatus.APPROVED: "已批准",
+    CaseStatus.REJECTED: "不予受理",
+    CaseStatus.FAILED: "处理失败",
+    CaseStatus.DUPLICATE: "重复提交",
+    CaseStatus.RECEIVED: "已接收",
+    CaseStatus.EXTRACTED: "已识别",
+    CaseStatus.VALIDATED: "已校验",
+    CaseStatus.ISSUING: "签发中",
 }
 
 
@@ -67,7 +67,7 @@ def _d(value: datetime | None) -> str:
     return value.date().isoformat() if value else ""
 
 
-CARRIED_OUT = ("issued", "delivered", "revoked")
+CARRIED_OUT = (CaseStatus.ISSUED, CaseStatus.DELIVERED, CaseStatus.REVOKED)
 
 
 def _old_certificate_note(store: Store, action: Action, fields: dict[str, Field]) -> str:
@@ -92,8 +92,10 @@ def _result(store: Store, case_status: str, action: Action | None, fields: dict[
     """(审核结果, the action's part of 备注)."""
     if action is None or case_status not in CARRIED_OUT:
         return RESULT_ZH.get(case_status, case_status), ""
-    result = rules(action).ledger_result_zh if case_status != "revoked" or action is Action.REVOKE else "已注销"
-    if case_status == "delivered" and action is not Action.REVOKE:
+    result = (
+        rules(action).ledger_result_zh if case_status != CaseStatus.REVOKED or action is Action.REVOKE else "已注销"
+    )
+    if case_status == CaseStatus.DELIVERED and action is not Action.REVOKE:
         result += "，已交付"
     return result, _old_certificate_note(store, action, fields)
 

@@ -30,7 +30,7 @@ from pipeline.docxfill import render_values
 from pipeline.errors import CaseBusy, CertIntakeError
 from pipeline.fieldnames import zh
 from pipeline.fsutil import atomic_write
-from pipeline.models import Field, Severity
+from pipeline.models import CaseStatus, Field, Severity
 from pipeline.profiles import OfficeProfile
 from pipeline.review.mask import is_personal
 from pipeline.review.roles import ROLE_NAMES, Role, allowed
@@ -38,7 +38,17 @@ from pipeline.stages import Context, run_validate
 from pipeline.workdays import add_working_days, working_days_between
 
 log = logging.getLogger(__name__)
-REVIEWABLE = ("review",)
+REVIEWABLE = (CaseStatus.REVIEW,)
+DECIDABLE = (CaseStatus.REVIEW, CaseStatus.AWAITING)  # reject, merge, mark duplicate
+# a case another one may take in (merge): not yet decided or carried out
+MERGEABLE = (
+    CaseStatus.RECEIVED,
+    CaseStatus.EXTRACTED,
+    CaseStatus.VALIDATED,
+    CaseStatus.REVIEW,
+    CaseStatus.AWAITING,
+    CaseStatus.FAILED,
+)
 KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){0,2}$")
 TOUCHING = ("correct", "confirm", "verify", "merge")  # actions that bar the same person from approving
 CHANGING = ("correct", "confirm", "merge")  # actions after which an earlier verification no longer counts
@@ -132,7 +142,7 @@ def _profile(ctx: Context, case_id: str) -> OfficeProfile:
     return ctx.profiles.get(case.office) or ctx.profiles[ctx.settings.default_office]
 
 
-def _status(ctx: Context, case_id: str, allowed_states: tuple[str, ...]) -> str:
+def _status(ctx: Context, case_id: str, allowed_states: tuple[CaseStatus, ...]) -> str:
     status = ctx.store.get_case(case_id).status
     if status not in allowed_states:
         raise ActionRefused(f"案件当前状态为“{status}”，不能执行此操作")
@@ -167,7 +177,7 @@ def verification_needed(ctx: Context, case_id: str) -> bool:
 def waiting_for(ctx: Context, case_id: str) -> str:
     """What a case waits for (待验核, 待复核, 待受理 …), as the queue and the case page show it."""
     case = ctx.store.get_case(case_id)
-    if case.status != "review":
+    if case.status != CaseStatus.REVIEW:
         return ""
     needed = verification_needed(ctx, case_id)
     verified = needed and _verification_blocker(ctx, case_id, ctx.store.review_actions(case_id)) is None
@@ -276,7 +286,7 @@ def _verification_blocker(ctx: Context, case_id: str, actions: list[Any]) -> str
 def approval_blockers(ctx: Context, actor: Actor | None, case_id: str) -> list[str]:
     """Why the case cannot be approved now (by ``actor``, when given); empty when it can."""
     out: list[str] = []
-    if ctx.store.get_case(case_id).status != "review":
+    if ctx.store.get_case(case_id).status != CaseStatus.REVIEW:
         out.append("案件不在待审核状态")
     actions = ctx.store.review_actions(case_id)
     stale = _verification_blocker(ctx, case_id, actions) if verification_needed(ctx, case_id) else None
@@ -312,10 +322,10 @@ def approve(ctx: Context, actor: Actor, case_id: str, note: str = "") -> None:
         ctx.store.record_review(case_id, actor.name, "approve", detail, text)
         ctx.store.transition(
             case_id,
-            "approved",
+            CaseStatus.APPROVED,
             actor=actor.name,
             detail=f"approved for issuance (case {seen['digest'][:16]})",
-            expect={"review"},
+            expect={CaseStatus.REVIEW},
         )
 
 
@@ -357,11 +367,11 @@ def reject(ctx: Context, actor: Actor, case_id: str, reasons: str) -> Path:
     """不予受理: the case ends ``rejected`` with a notice that lists the reasons."""
     _require(actor, "reject")
     with _case_held(ctx, case_id):
-        _status(ctx, case_id, ("review", "awaiting"))
+        _status(ctx, case_id, DECIDABLE)
         text = _reasons(reasons)
         path = _decision_notice(ctx, actor, case_id, "refusal.docx", "不予受理通知书.docx", text)
         ctx.store.record_review(case_id, actor.name, "reject", {"reasons": text}, f"不予受理：{text[:300]}")
-        ctx.store.transition(case_id, "rejected", actor=actor.name, detail="rejected", expect={"review", "awaiting"})
+        ctx.store.transition(case_id, CaseStatus.REJECTED, actor=actor.name, detail="rejected", expect=set(DECIDABLE))
     return path
 
 
@@ -377,7 +387,7 @@ def request_materials(ctx: Context, actor: Actor, case_id: str, items: str, work
         path = _decision_notice(ctx, actor, case_id, "correction.docx", "补正材料通知书.docx", text, due)
         note = f"补正（{due} 前）：{text[:300]}"
         ctx.store.record_review(case_id, actor.name, "request", {"items": text, "due": due}, note)
-        ctx.store.transition(case_id, "awaiting", actor=actor.name, detail=f"materials requested, due {due}")
+        ctx.store.transition(case_id, CaseStatus.AWAITING, actor=actor.name, detail=f"materials requested, due {due}")
     return path
 
 
@@ -393,18 +403,20 @@ def merge(ctx: Context, actor: Actor, case_id: str, other_id: str) -> None:
     except CertIntakeError as exc:
         raise ActionRefused(f"案件 {other_id[:40]} 不存在") from exc
     with _case_held(ctx, case_id, other_id):
-        _status(ctx, case_id, ("review", "awaiting"))
+        _status(ctx, case_id, DECIDABLE)
         other = ctx.store.get_case(other_id)
-        if other.status not in ("received", "extracted", "validated", "review", "awaiting", "failed"):
+        if other.status not in MERGEABLE:
             raise ActionRefused(f"案件 {other_id} 状态为“{other.status}”，不能并入")
         seen = _seen(ctx, case_id)
         names = ctx.store.merge_files(other_id, case_id)
         detail = {"from": other_id, "files": names, "seen": seen}
         ctx.store.record_review(case_id, actor.name, "merge", detail, f"merged {len(names)} file(s) from {other_id}")
         ctx.store.transition(
-            other_id, "merged", actor=actor.name, detail=f"merged into {case_id}", duplicate_of=case_id
+            other_id, CaseStatus.MERGED, actor=actor.name, detail=f"merged into {case_id}", duplicate_of=case_id
         )
-        ctx.store.transition(case_id, "received", actor=actor.name, detail=f"files of {other_id} added; read again")
+        ctx.store.transition(
+            case_id, CaseStatus.RECEIVED, actor=actor.name, detail=f"files of {other_id} added; read again"
+        )
 
 
 def mark_duplicate(ctx: Context, actor: Actor, case_id: str, original_id: str) -> None:
@@ -417,10 +429,14 @@ def mark_duplicate(ctx: Context, actor: Actor, case_id: str, original_id: str) -
     if original_id == case_id:
         raise ActionRefused("不能标记为自身的重复")
     with _case_held(ctx, case_id):
-        _status(ctx, case_id, ("review", "awaiting"))
+        _status(ctx, case_id, DECIDABLE)
         ctx.store.record_review(case_id, actor.name, "duplicate", {"of": original_id}, f"duplicate of {original_id}")
         ctx.store.transition(
-            case_id, "duplicate", actor=actor.name, detail=f"duplicate of {original_id}", duplicate_of=original_id
+            case_id,
+            CaseStatus.DUPLICATE,
+            actor=actor.name,
+            detail=f"duplicate of {original_id}",
+            duplicate_of=original_id,
         )
 
 

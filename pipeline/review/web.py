@@ -40,7 +40,7 @@ from pipeline import logsafe
 from pipeline.actions import describe
 from pipeline.errors import CertIntakeError
 from pipeline.fieldnames import zh
-from pipeline.models import DocKind, Severity
+from pipeline.models import CaseStatus, DocKind, Severity
 from pipeline.pki import der
 from pipeline.review import actions, auth
 from pipeline.review.actions import ActionRefused, Actor
@@ -53,22 +53,22 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 COOKIE = "ci_session"
 LOGIN_CSRF = "ci_login_csrf"
-QUEUE_STATES = ("review", "awaiting", "failed")
-STATUS_ZH = {
-    "received": "已接收",
-    "extracted": "已识别",
-    "validated": "已校验",
-    "review": "待审核",
-    "awaiting": "待补正",
-    "approved": "已批准",
-    "issuing": "签发中",
-    "issued": "已签发",
-    "delivered": "已交付",
-    "rejected": "不予受理",
-    "duplicate": "重复提交",
-    "merged": "已合并",
-    "revoked": "已注销",
-    "failed": "处理失败",
+QUEUE_STATES = (CaseStatus.REVIEW, CaseStatus.AWAITING, CaseStatus.FAILED)
+STATUS_ZH: dict[str, str] = {
+    CaseStatus.RECEIVED: "已接收",
+    CaseStatus.EXTRACTED: "已识别",
+    CaseStatus.VALIDATED: "已校验",
+    CaseStatus.REVIEW: "待审核",
+    CaseStatus.AWAITING: "待补正",
+    CaseStatus.APPROVED: "已批准",
+    CaseStatus.ISSUING: "签发中",
+    CaseStatus.ISSUED: "已签发",
+    CaseStatus.DELIVERED: "已交付",
+    CaseStatus.REJECTED: "不予受理",
+    CaseStatus.DUPLICATE: "重复提交",
+    CaseStatus.MERGED: "已合并",
+    CaseStatus.REVOKED: "已注销",
+    CaseStatus.FAILED: "处理失败",
 }
 SEVERITY_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
 LOGIN_THREADS = 2  # password checks at once
@@ -117,7 +117,9 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
     app = FastAPI(title="cert-intake 审核工作台", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.globals.update(STATUS_ZH=STATUS_ZH, SEVERITY_ZH=SEVERITY_ZH, ROLE_NAMES=ROLE_NAMES, zh=zh)
+    templates.env.globals.update(
+        CaseStatus=CaseStatus, STATUS_ZH=STATUS_ZH, SEVERITY_ZH=SEVERITY_ZH, ROLE_NAMES=ROLE_NAMES, zh=zh
+    )
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-runner")
 
     def _run(case_id: str) -> None:
@@ -250,7 +252,7 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
     @app.get("/", response_class=HTMLResponse)
     def queue(request: Request, status: str = "", q: str = "", office: str = "") -> HTMLResponse:
         w = who(request)
-        states = QUEUE_STATES if not status else ((status,) if status in STATUS_ZH else QUEUE_STATES)
+        states = (CaseStatus(status),) if status in STATUS_ZH else QUEUE_STATES
         rows = queue_rows(ctx, states, q.strip(), office.strip(), allowed(w.user.role, "see_personal"))
         return page(
             request,
@@ -267,7 +269,7 @@ def create_app(ctx: Context, config: WebConfig | None = None, runner: Callable[[
     @app.get("/next")
     def next_case(request: Request, after: str = "") -> Response:
         who(request)
-        ids = [r["id"] for r in queue_rows(ctx, ("review",), "", "", False)]
+        ids = [r["id"] for r in queue_rows(ctx, (CaseStatus.REVIEW,), "", "", False)]
         if not ids:
             return RedirectResponse("/", status_code=303)
         nxt = ids[(ids.index(after) + 1) % len(ids)] if after in ids else ids[0]
@@ -450,7 +452,7 @@ def shown_message(message: str, see_personal: bool) -> str:
 
 
 def queue_rows(
-    ctx: Context, states: tuple[str, ...], q: str, office: str, see_personal: bool = False
+    ctx: Context, states: tuple[CaseStatus, ...], q: str, office: str, see_personal: bool = False
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for status in states:

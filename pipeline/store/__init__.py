@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.errors import CaseBusy, InvalidTransition, StoreError
 from pipeline.fsutil import atomic_write
-from pipeline.models import Field, Finding
+from pipeline.models import CaseStatus, Field, Finding, transition_allowed
 from pipeline.store.auditchain import AuditKeyError, configured_key
 from pipeline.store.auditchain import install as install_audit_chain
 from pipeline.store.people import PeopleStore
@@ -43,37 +43,6 @@ from pipeline.store.schema import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-# The case lifecycle (architecture doc).  `failed` is a case an exception stopped; `duplicate` a
-# submission already seen.  Re-running a stage on a case is a self-transition.
-TRANSITIONS: dict[str, set[str]] = {
-    "received": {"received", "extracted", "failed", "duplicate", "merged"},
-    "extracted": {"extracted", "validated", "failed", "merged"},
-    "validated": {"validated", "extracted", "review", "issuing", "failed", "merged"},
-    "review": {
-        "review",
-        "extracted",
-        "validated",
-        "approved",
-        "rejected",
-        "awaiting",
-        "duplicate",
-        "received",
-        "merged",
-    },
-    "awaiting": {"awaiting", "received", "review", "rejected", "merged"},  # 补正: waiting for materials
-    "approved": {"issuing", "review", "failed"},
-    "issuing": {"issued", "revoked", "failed"},
-    "issued": {"delivered", "revoked"},
-    "delivered": {"revoked"},
-    "failed": {"received", "extracted", "validated", "merged"},
-    "rejected": set(),
-    "duplicate": set(),
-    "merged": set(),  # its files went into another case
-    "revoked": set(),
-    "imported": set(),  # a certificate issued before this system (cert-intake certs import); never processed
-}
-FINAL = {"issued", "delivered", "rejected", "duplicate", "merged", "revoked", "imported"}
 
 
 def new_case_id() -> str:
@@ -285,7 +254,7 @@ class Store(PeopleStore):
             case = Case(
                 id=case_id,
                 office=office,
-                status="received",
+                status=str(CaseStatus.RECEIVED),
                 source_kind=source_kind,
                 source_path=source_path,
                 source_subject=subject,
@@ -308,7 +277,7 @@ class Store(PeopleStore):
                     case_id=case_id,
                     actor=actor,
                     from_status=None,
-                    to_status="received",
+                    to_status=str(CaseStatus.RECEIVED),
                     detail=f"ingested {len(files)} file(s) from {source_kind}: {source_path}",
                 )
             )
@@ -336,7 +305,7 @@ class Store(PeopleStore):
                 raise StoreError(f"no case {case_id}")
             return case
 
-    def list_cases(self, status: str | None = None) -> list[Case]:
+    def list_cases(self, status: CaseStatus | None = None) -> list[Case]:
         with self.sessions() as s:
             q = select(Case).order_by(Case.created_at)
             if status:
@@ -354,28 +323,30 @@ class Store(PeopleStore):
     def transition(
         self,
         case_id: str,
-        to: str,
+        to: CaseStatus,
         *,
         actor: str = "system",
         detail: str = "",
-        expect: set[str] | None = None,
+        expect: set[CaseStatus] | None = None,
         **updates: Any,
     ) -> Case:
-        """Move a case to ``to`` (with column updates) and write the audit row, in one transaction."""
+        """Move a case to ``to`` (with column updates) and write the audit row, in one transaction.  The move must
+        be one of the lifecycle's (:data:`pipeline.models.CASE_TRANSITIONS`); ``expect``: the case must be in one
+        of these statuses (compare-and-set between workers)."""
         with self.session() as s:
             case = s.get(Case, case_id, with_for_update=True)
             if case is None:
                 raise StoreError(f"no case {case_id}")
             frm = case.status
             if expect is not None and frm not in expect:
-                raise InvalidTransition(f"case {case_id} is {frm}, expected one of {sorted(expect)}")
-            if to not in TRANSITIONS.get(frm, set()):
+                raise InvalidTransition(f"case {case_id} is {frm}, expected one of {sorted(map(str, expect))}")
+            if not transition_allowed(frm, to):
                 raise InvalidTransition(f"case {case_id}: {frm} → {to} is not allowed")
-            case.status = to
+            case.status = str(to)
             for k, v in updates.items():
                 setattr(case, k, v)
             case.updated_at = datetime.now(UTC)
-            s.add(Audit(case_id=case_id, actor=actor, from_status=frm, to_status=to, detail=detail))
+            s.add(Audit(case_id=case_id, actor=actor, from_status=frm, to_status=str(to), detail=detail))
         return self.get_case(case_id)
 
     # ------------------------------------------------------------------ fields and findings
@@ -576,7 +547,7 @@ class Store(PeopleStore):
                 Case(
                     id=case_id,
                     office=office,
-                    status="imported",
+                    status=str(CaseStatus.IMPORTED),
                     source_kind="import",
                     source_path=source[:2000],
                     applicant_name=org_name[:200] or None,
@@ -606,7 +577,7 @@ class Store(PeopleStore):
                     case_id=case_id,
                     actor=actor,
                     from_status=None,
-                    to_status="imported",
+                    to_status=str(CaseStatus.IMPORTED),
                     detail=f"certificate {serial} imported from {source[:500]}",
                 )
             )

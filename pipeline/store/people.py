@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.errors import StoreError
+from pipeline.models import CaseStatus
 from pipeline.store.auditchain import KEYED, ChainProblem, head_line, verify_recorded, verify_rows
 from pipeline.store.schema import (
     Audit,
@@ -260,7 +261,11 @@ class PeopleStore:
         from sqlalchemy import func
 
         with self.sessions() as s:
-            q = select(func.count()).select_from(Audit).where(Audit.case_id == case_id, Audit.to_status == "extracted")
+            q = (
+                select(func.count())
+                .select_from(Audit)
+                .where(Audit.case_id == case_id, Audit.to_status == CaseStatus.EXTRACTED)
+            )
             return int(s.scalar(q) or 0)
 
     def review_actions(self, case_id: str) -> list[ReviewAction]:
