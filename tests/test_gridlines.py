@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, SAMPLES, truth
+from PIL import Image
 
 from pipeline.extract import extract_case, images
 from pipeline.extract.gridlines import text_lines
@@ -64,3 +65,63 @@ def test_form_page_is_read_by_lines_only_and_every_field_matches() -> None:
             assert result.fields[key].value == value, key
     assert sum(1 for k in expected if k in result.fields) >= 12
     assert result.fields["signature_present"].value == "是" and result.fields["seal_present"].value == "是"
+
+
+def _ruled_page(rule_grey: int = 0) -> Image.Image:
+    """A blank A4 page at 200 dpi with a 6-row, 3-column table (rules 2 px); ``rule_grey`` for the inner
+    vertical rule (a faint photocopied line)."""
+    from PIL import ImageDraw
+
+    page = Image.new("RGB", (1654, 2339), "white")
+    d = ImageDraw.Draw(page)
+    top, row, left, right = 300, 90, 150, 1500
+    for r in range(7):
+        d.rectangle([left, top + r * row, right, top + r * row + 1], fill=(0, 0, 0))
+    for x in (left, right):
+        d.rectangle([x, top, x + 1, top + 6 * row], fill=(0, 0, 0))
+    d.rectangle([500, top, 501, top + 6 * row], fill=(0, 0, 0))
+    d.rectangle([1000, top, 1001, top + 6 * row], fill=(rule_grey,) * 3)
+    return page
+
+
+@pytest.mark.parametrize("degrees", [-2.4, -1.1, -0.3, 0.4, 1.7, 2.5])
+def test_skew_is_read_from_the_rules_to_a_twentieth_of_a_degree(degrees: float) -> None:
+    from pipeline.extract.images import estimate_skew
+
+    page = _ruled_page().rotate(degrees, resample=Image.Resampling.BICUBIC, fillcolor="white")
+    assert abs(estimate_skew(page) - degrees) < 0.05
+    assert estimate_skew(Image.new("RGB", (1654, 2339), "white")) == 0.0  # nothing to measure: no turn
+
+
+def test_a_faint_rule_that_binarises_into_dashes_still_closes_its_cells() -> None:
+    import numpy as np
+
+    from pipeline.extract.gridlines import analyse
+
+    page = _ruled_page(rule_grey=110)
+    arr = np.asarray(page).copy()
+    # photocopy: the faint rule's dark pixels alternate between its two columns, and it fades at places
+    rng = np.random.default_rng(7)
+    left = rng.random(arr.shape[0]) < 0.5
+    arr[left, 1001] = 200
+    arr[~left, 1000] = 200
+    arr[300 + 7 :: 41, 1000:1002] = 200  # one-pixel breaks
+    arr[:, :, :] = np.clip(arr.astype(int) + rng.integers(-3, 4, arr.shape[:2])[..., None], 0, 255)
+    ruled = analyse(Image.fromarray(arr.astype("uint8")))
+    assert ruled is not None and len(ruled.cells) == 18  # 6 rows x 3 columns: the faint rule splits every row
+
+
+def test_strokes_stacked_on_a_rule_are_no_rule_and_a_rule_prolonged_by_text_is_cut_at_the_table() -> None:
+    import numpy as np
+
+    from pipeline.extract.gridlines import _spanning
+
+    horiz = np.zeros((400, 300), np.uint8)
+    horiz[100:102, :] = 255
+    horiz[200:202, :] = 255
+    vert = np.zeros_like(horiz)
+    vert[60:202, 50:52] = 255  # a real rule from 100 to 200, prolonged 40 px above by a heading's strokes
+    vert[150:215, 120:122] = 255  # characters sitting on the rule at 200: meets one rule only
+    kept = _spanning(vert, horiz, 6)
+    assert kept[100:200, 50].all() and not kept[60:95, 50].any()
+    assert not kept[:, 120].any()

@@ -386,3 +386,44 @@ def test_attachment_rows_a_whole_other_label_is_no_value_and_a_left_column_label
     assert clean_value("date", "2027年06月23日司认证专用章") == "2027年06月23日"
     assert clean_value("text", "杭州市余杭区莫干山路42号11 层20单元") == "杭州市余杭区莫干山路42号11层20单元"
     assert clean_value("text", "Room 5, Tower A") == "Room 5, Tower A"
+
+
+def test_a_value_wraps_under_a_label_box_that_holds_its_first_line_and_a_photo_line_may_overlap() -> None:
+    from pipeline.extract.forms import extract_labeled
+
+    others = ATTACHMENTS.stop_labels + tuple(a for g in ATTACHMENTS.by_kind.values() for f in g for a in f.labels)
+    invoice = [
+        _row_item("购买方信息", (116, 247, 294, 295)),
+        _row_item("购买方名称：厦门市数字之光启明跨境电子商务综合服务有限公", (119, 302, 1130, 350)),
+        _row_item("名称：江南天安科技有限公司", (1196, 302, 1667, 350)),
+        _row_item("司", (321, 346, 374, 396)),  # the last character, wrapped under the value (not the label)
+        _row_item("统一社会信用代码/纳税人识别号：91350200MALEA9C463", (121, 398, 962, 439)),
+        _row_item("价税合计（大写）", (121, 959, 379, 1008)),
+        _row_item("⊗壹拾捌万元整", (402, 955, 677, 1011)),
+        _row_item("(小写)¥180000.00", (1512, 959, 1836, 1008)),
+    ]
+    got = extract_labeled(invoice, ATTACHMENTS.by_kind["invoice"], others, "inv.jpg")
+    assert got["invoice.buyer"].value == "厦门市数字之光启明跨境电子商务综合服务有限公司"
+    assert got["invoice.amount"].value == "180000.00"  # the figure, not the ⑧ of the amount in words
+    licence = [
+        _row_item("住所", (1217, 945, 1320, 1009)),
+        _row_item("厦门市湖里区环岛东路77号17层04", (1478, 950, 2112, 1006)),
+        _row_item("单元", (1471, 1004, 1576, 1070)),  # a photo's boxes overlap the line above by 2 px
+        _row_item("登记机关", (1491, 1294, 1664, 1353)),
+    ]
+    got = extract_labeled(licence, ATTACHMENTS.by_kind["business_license"], others, "lic.jpg")
+    assert got["license.address"].value == "厦门市湖里区环岛东路77号17层04单元"
+
+
+def test_a_short_option_line_without_its_box_has_the_box_slot_before_it() -> None:
+    from pipeline.extract.checkbox import _slot_positions
+
+    items = [
+        _row_item("新办", (347, 320, 421, 360)),  # a pen tick carried its box into the line below
+        _row_item("□注销（待注销的证书[序号：", (559, 319, 914, 360)),
+        _row_item("更新（原证书[序号：479EB21117AFB5CB]将在新证书生效后一个月注销）", (324, 348, 1283, 388)),
+    ]
+    pos = _slot_positions(items, ("新办", "注销", "更新"))
+    assert pos["新办"][0] < 347  # before the word, not over 新
+    assert 559 <= pos["注销"][0] <= 559 + 32  # the box glyph read at the line's start
+    assert 324 <= pos["更新"][0] <= 324 + 32  # a long line starts at its (unread) box

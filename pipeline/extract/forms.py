@@ -116,6 +116,8 @@ def clean_value(shape: str, text: str) -> str:
     if shape == "id_type":
         return re.sub(r"\s", "", t)
     if shape == "amount":
+        if re.search(f"[{CAPITAL_NUMERALS}]", t):  # the amount in words (价税合计（大写）⊗壹拾捌万元整), not the figure
+            return ""
         m = re.search(r"\d[\d,]*(?:\.\d{1,2})?", t)
         return m.group(0).replace(",", "") if m else t
     if shape == "date":  # a date printed beside a seal's text or a note: the date only
@@ -355,7 +357,12 @@ def _value_items(
             break
         kept.append(it)
         edge = it.bbox[2]
-    wrapped = _wrapped_lines(kept, items, label_items, label_ids, right_edge, cut, lb[0])
+    # the value's first line: the items right of the label, or the label box's own rest (购买方名称：厦门…)
+    first = kept
+    if not kept and hit.rest and hit.rest_box:
+        first = [TextItem(hit.rest, hit.rest_box, hit.item.score, hit.item.page)]
+    left = hit.rest_box[0] if hit.rest_box else right_edge
+    wrapped = _wrapped_lines(first, items, label_items, label_ids, left, cut, lb[0])
     return _reading_order(kept + wrapped)
 
 
@@ -397,7 +404,8 @@ def _wrapped_lines(
             and it not in kept
             and it not in out
             and it.page == last.page
-            and 0 <= it.bbox[1] - last.bbox[3] <= 0.6 * h
+            and (it.bbox[1] + it.bbox[3]) / 2 > last.bbox[3]  # below it (a photo's boxes overlap a little)
+            and it.bbox[1] - last.bbox[3] <= 0.6 * h
             and abs(it.bbox[0] - last.bbox[0]) <= 1.5 * h
             and left - 4 <= it.bbox[0] < right
         ]
@@ -416,6 +424,8 @@ def _wrapped_lines(
 
 
 # --------------------------------------------------------------------------- category from glyphs
+
+CAPITAL_NUMERALS = "壹贰叁肆伍陆柒捌玖拾佰仟圆"  # digits written in words (大写), never in a figure
 
 TICKED = "☑☒■▇█√✓✔×✗✘XxＸｘ"
 UNTICKED = "□☐口"

@@ -41,7 +41,12 @@ class RuledPage:
 def _rules(binary: np.ndarray, length: int, axis: int) -> tuple[np.ndarray, int]:
     """Mask of the ruling lines along ``axis`` (1: horizontal) at least ``length`` long, and their count."""
     size = (length, 1) if axis == 1 else (1, length)
-    mask = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, size))
+    across, along = ((1, 3), (3, 1)) if axis == 1 else ((3, 1), (1, 3))  # kernel sizes are (width, height)
+    # a faint grey rule binarises into dashes that alternate between its two pixel rows (columns): join them
+    # across the rule and over one-pixel breaks along it before the opening asks for an unbroken run
+    joined = cv2.dilate(binary, cv2.getStructuringElement(cv2.MORPH_RECT, across))
+    joined = cv2.morphologyEx(joined, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, along))
+    mask = cv2.morphologyEx(joined, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, size))
     profile = (mask > 0).any(axis=axis)
     count = int(np.count_nonzero(np.diff(profile.astype(np.int8)) == 1))
     return mask, count
@@ -57,6 +62,35 @@ def _meeting(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
     keep[np.unique(labels[near & (labels > 0)])] = 255
     keep[0] = 0
     return keep[labels]
+
+
+def _spanning(vert: np.ndarray, horiz: np.ndarray, reach: int) -> np.ndarray:
+    """The vertical rules cut to where they run from one horizontal rule to another.  Characters set on a
+    rule — a photographed form whose text sits at the bottom of its cells, a label wrapped over three lines
+    in a narrow cell, a heading on the rule above — stack their vertical strokes into runs as long as a short
+    rule, alone or prolonging a real one; kept as rules they would cut the labels into single characters.
+    A run that meets fewer than two horizontal rules goes; a run that meets several keeps the part between
+    the first and the last it crosses."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(vert, connectivity=8)
+    if n <= 1:
+        return vert
+    near = cv2.dilate(horiz, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    out = np.zeros_like(vert)
+    for i in range(1, n):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        own = labels[y : y + h, x : x + w] == i
+        rows = np.flatnonzero((own & near[y : y + h, x : x + w]).any(axis=1))
+        if rows.size == 0:
+            continue
+        bands = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)  # one band per rule met
+        if len(bands) < 2:
+            continue
+        # an end that stops at a rule is kept whole (no gap may open between the two rules); an end that
+        # runs on past its rule is cut at the rule
+        top = 0 if bands[0][0] == 0 else int(np.median(bands[0]))
+        bottom = h - 1 if bands[-1][-1] == h - 1 else int(np.median(bands[-1]))
+        out[y + top : y + bottom + 1, x : x + w][own[top : bottom + 1]] = 255
+    return out
 
 
 def _count(mask: np.ndarray, axis: int) -> int:
@@ -157,10 +191,11 @@ def analyse(img: Image.Image) -> RuledPage | None:
     vert, _n = _rules(binary, max(40, height // 40), axis=0)
     # a table's rules meet each other; a stroke of a big bold title, or an underline, meets none
     horiz, vert = _meeting(horiz, vert), _meeting(vert, horiz)
+    unit = max(8, height // 120)  # about half a character's height on an A4 page
+    vert = _spanning(vert, horiz, max(6, unit // 2))
     n_h, n_v = _count(horiz, axis=1), _count(vert, axis=0)
     if n_h < MIN_H_LINES or n_v < MIN_V_LINES:
         return None
-    unit = max(8, height // 120)  # about half a character's height on an A4 page
     grid = cv2.dilate(cv2.bitwise_or(horiz, vert), np.ones((5, 5), np.uint8))
     text = cv2.bitwise_and(binary, cv2.bitwise_not(grid))
     closed = cv2.bitwise_or(_bridge(horiz, 2 * unit, axis=1), _bridge(vert, 2 * unit, axis=0))
