@@ -184,8 +184,8 @@ def test_a_revocation_from_a_docx_and_the_public_certificate_does_not_revoke(hom
     if read != serial:
         # the serial is random each run (a fresh CA): a 32-hex-digit serial misread on the scan holds the case
         # with a finding, and the reviewer types it from the paper — never revoked on a misread serial
-        held = [f for f in scan["findings"] if f["field"] == "old_cert_serial" and f["severity"] in ("error", "warning")]
-        assert held, scan["findings"]
+        held = [f for f in scan["findings"] if f["field"] == "old_cert_serial"]
+        assert any(f["severity"] in ("error", "warning") for f in held), scan["findings"]
         actions.correct_field(ctx, REGISTRAR, o.case_id, "old_cert_serial", serial)
     done = through_review(ctx, o.case_id)
     assert done["status"] == "revoked", done
