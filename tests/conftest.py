@@ -128,6 +128,25 @@ def der_to_pem(der_path: Path, out: Path) -> Path:
     return out
 
 
+DISTID = ["-vfyopt", "distid:1234567812345678"]  # GM/T 0009's default SM2 user ID
+
+
+def verify_issued_chain(root_der: Path, issuing_der: Path, out: Path, tmp: Path) -> None:
+    """OpenSSL 3 verifies an issued pair link by link (it applies -vfyopt distid only to the certificates named
+    on the command line): the issuing CA against the root, sign.cer and env.cer against the issuing CA; and
+    without the default ID the leaf does not verify — the signature really is over Z(1234567812345678)‖TBS."""
+    root = der_to_pem(root_der, tmp / "root.pem")
+    issuing = der_to_pem(issuing_der, tmp / "issuing.pem")
+    sign = der_to_pem(out / "sign.cer", tmp / "sign.pem")
+    env = der_to_pem(out / "env.cer", tmp / "env.pem")
+    r = run(["openssl", "verify", *DISTID, "-CAfile", str(root), str(issuing)])
+    assert r.returncode == 0 and "OK" in r.stdout, r.stdout + r.stderr
+    r = run(["openssl", "verify", *DISTID, "-partial_chain", "-CAfile", str(issuing), str(sign), str(env)])
+    assert r.returncode == 0 and r.stdout.count("OK") == 2, r.stdout + r.stderr
+    r = run(["openssl", "verify", "-partial_chain", "-CAfile", str(issuing), str(sign)])
+    assert r.returncode != 0
+
+
 def generator():
     return _generator()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import x509
-from conftest import der_to_pem, openssl_csr, openssl_sm2_key, openssl_sm2_verify, run
+from conftest import openssl_csr, openssl_sm2_key, openssl_sm2_verify, verify_issued_chain
 
 from pipeline.config import load_settings
 from pipeline.errors import ConfigError
@@ -22,7 +22,6 @@ from pipeline.issue.x509build import certificate_public_key, verify_certificate_
 from pipeline.pki import sm2
 from pipeline.store import Store
 
-DISTID = ["-vfyopt", "distid:1234567812345678"]
 PROFILE = {
     "validity_years": 10,
     "subject_serial_number": True,
@@ -100,17 +99,7 @@ def test_certificates_signed_through_tongsuo_verify_with_openssl(backend: None, 
     name = "厦门测试科技有限公司"
     issuer.issue(IssueRequest(case.id, name, name, "91350200MA2YHR4E5X", csr.read_bytes(), PROFILE))
     out = tmp_path / "out" / case.id
-    root = der_to_pem(ca.root_path, tmp_path / "root.pem")
-    issuing = der_to_pem(ca.issuing_path, tmp_path / "issuing.pem")
-    sign = der_to_pem(out / "sign.cer", tmp_path / "sign.pem")
-    env = der_to_pem(out / "env.cer", tmp_path / "env.pem")
-    r = run(["openssl", "verify", *DISTID, "-CAfile", str(root), str(issuing)])
-    assert r.returncode == 0 and "OK" in r.stdout, r.stdout + r.stderr
-    r = run(["openssl", "verify", *DISTID, "-partial_chain", "-CAfile", str(issuing), str(sign), str(env)])
-    assert r.returncode == 0 and r.stdout.count("OK") == 2, r.stdout + r.stderr
-    # without the default ID the signature does not verify: Tongsuo signs Z(1234567812345678)‖TBS as gmssl does
-    r = run(["openssl", "verify", "-partial_chain", "-CAfile", str(issuing), str(sign)])
-    assert r.returncode != 0
+    verify_issued_chain(ca.root_path, ca.issuing_path, out, tmp_path)
     # and gmssl verifies what Tongsuo signed
     sm2.use_backend("gmssl")
     issuing_cert = x509.Certificate.load(ca.issuing_path.read_bytes())
