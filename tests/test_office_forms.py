@@ -413,17 +413,3 @@ def test_a_value_wraps_under_a_label_box_that_holds_its_first_line_and_a_photo_l
     ]
     got = extract_labeled(licence, ATTACHMENTS.by_kind["business_license"], others, "lic.jpg")
     assert got["license.address"].value == "厦门市湖里区环岛东路77号17层04单元"
-
-
-def test_a_short_option_line_without_its_box_has_the_box_slot_before_it() -> None:
-    from pipeline.extract.checkbox import _slot_positions
-
-    items = [
-        _row_item("新办", (347, 320, 421, 360)),  # a pen tick carried its box into the line below
-        _row_item("□注销（待注销的证书[序号：", (559, 319, 914, 360)),
-        _row_item("更新（原证书[序号：479EB21117AFB5CB]将在新证书生效后一个月注销）", (324, 348, 1283, 388)),
-    ]
-    pos = _slot_positions(items, ("新办", "注销", "更新"))
-    assert pos["新办"][0] < 347  # before the word, not over 新
-    assert 559 <= pos["注销"][0] <= 559 + 32  # the box glyph read at the line's start
-    assert 324 <= pos["更新"][0] <= 324 + 32  # a long line starts at its (unread) box

@@ -188,22 +188,13 @@ def _slot_positions(items: list[TextItem], options: tuple[str, ...]) -> dict[str
             if i < 0 or opt in pos:
                 continue
             glyph = i > 0 and text[i - 1] in BOX_GLYPHS + TICKED_GLYPHS
-            if i == 0 and not glyph and _box_left_out(text, x1 - x0, unit):
-                centre = x0 - unit * 0.6  # the line starts at the word: its box stands just before it
-            elif i == 0 or (i == 1 and glyph):  # the line box starts at the box, read or not
+            if i == 0 or (i == 1 and glyph):  # the line box starts at the box, read or not
                 centre = x0 + unit * 0.5
             else:
                 after = sum(_char_width(c) for c in text[i:])
                 centre = x1 - unit * (after + 0.5)
             pos[opt] = (centre, (y0 + y1) / 2, unit)
     return pos
-
-
-def _box_left_out(text: str, width: float, unit: float) -> bool:
-    """A short line as wide as its own words only: its box is outside it (a pen tick from the line below
-    carried the box into that line's pixels).  Long lines are not judged: their width estimate drifts."""
-    chars = sum(_char_width(c) for c in text)
-    return chars <= 8 and width < (chars + 0.6) * unit
 
 
 def _pair_by_slot(
