@@ -128,6 +128,16 @@ def der_to_pem(der_path: Path, out: Path) -> Path:
     return out
 
 
+# the certificate profile the issuer tests sign with (forms/<office>.yaml `profile:` keys)
+ISSUE_PROFILE = {
+    "validity_years": 10,
+    "subject_serial_number": True,
+    "crl_url": "http://crl.example/issuing.crl",
+    "sign_key_usage": ["digital_signature", "non_repudiation"],
+    "env_key_usage": ["key_encipherment", "data_encipherment"],
+}
+
+
 DISTID = ["-vfyopt", "distid:1234567812345678"]  # GM/T 0009's default SM2 user ID
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import (
+    ISSUE_PROFILE,
     der_to_pem,
     load_openssl_private_key,
     openssl_csr,
@@ -25,13 +26,7 @@ from pipeline.issue.x509build import RevokedEntry, build_crl, certificate_public
 from pipeline.pki.der import parse_certificate
 from pipeline.store import Store
 
-PROFILE = {
-    "validity_years": 10,
-    "subject_serial_number": True,
-    "crl_url": "http://crl.example/issuing.crl",
-    "sign_key_usage": ["digital_signature", "non_repudiation"],
-    "env_key_usage": ["key_encipherment", "data_encipherment"],
-}
+PROFILE = ISSUE_PROFILE
 ORG = "91350200MA2YHR4E5X"  # placeholder; not validated at this layer
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import x509
-from conftest import openssl_csr, openssl_sm2_key, openssl_sm2_verify, verify_issued_chain
+from conftest import ISSUE_PROFILE, openssl_csr, openssl_sm2_key, openssl_sm2_verify, verify_issued_chain
 
 from pipeline.config import load_settings
 from pipeline.errors import ConfigError
@@ -22,13 +22,7 @@ from pipeline.issue.x509build import certificate_public_key, verify_certificate_
 from pipeline.pki import sm2
 from pipeline.store import Store
 
-PROFILE = {
-    "validity_years": 10,
-    "subject_serial_number": True,
-    "crl_url": "http://crl.example/issuing.crl",
-    "sign_key_usage": ["digital_signature", "non_repudiation"],
-    "env_key_usage": ["key_encipherment", "data_encipherment"],
-}
+PROFILE = ISSUE_PROFILE
 
 
 @pytest.fixture
