@@ -14,6 +14,7 @@ from PIL import Image
 
 from pipeline.errors import OcrUnavailable
 from pipeline.extract.ocr import OcrBox, OcrPage, register
+from pipeline.extract.ocr.simplified import simplified
 
 REQUIRED = ("paddle_det_model_dir", "paddle_rec_model_dir")
 
@@ -49,7 +50,7 @@ class PaddleOcrEngine:
             for text, score, poly in zip(page["rec_texts"], page["rec_scores"], page["rec_polys"], strict=False):
                 xs = [float(p[0]) for p in poly]
                 ys = [float(p[1]) for p in poly]
-                boxes.append(OcrBox(str(text), float(score), (min(xs), min(ys), max(xs), max(ys))))
+                boxes.append(OcrBox(simplified(str(text)), float(score), (min(xs), min(ys), max(xs), max(ys))))
         return OcrPage(image.width, image.height, tuple(boxes), seconds, self.name)
 
 

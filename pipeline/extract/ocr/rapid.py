@@ -11,6 +11,7 @@ from PIL import Image
 
 from pipeline.errors import OcrUnavailable
 from pipeline.extract.ocr import OcrBox, OcrPage, register
+from pipeline.extract.ocr.simplified import simplified
 from pipeline.models import BBox
 
 TEXT_SCORE = 0.5  # what RapidOCR's full pipeline drops below (Global.text_score)
@@ -70,7 +71,7 @@ class RapidOcrEngine:
             for quad, text, score in zip(out.boxes, out.txts, out.scores or [], strict=False):
                 xs = [float(p[0]) for p in quad]
                 ys = [float(p[1]) for p in quad]
-                boxes.append(OcrBox(str(text), float(score), (min(xs), min(ys), max(xs), max(ys))))
+                boxes.append(OcrBox(simplified(str(text)), float(score), (min(xs), min(ys), max(xs), max(ys))))
         return OcrPage(image.width, image.height, tuple(boxes), seconds, self.name)
 
     def recognize_coarse(self, image: Image.Image) -> OcrPage:
@@ -110,7 +111,7 @@ class RapidOcrEngine:
             out: Any = self._engine.recognize_txt([crop for _box, crop in keep])
             for (box, _crop), text, score in zip(keep, out.txts or (), out.scores or (), strict=False):
                 if str(text).strip() and float(score) >= TEXT_SCORE:
-                    boxes.append(OcrBox(str(text), float(score), box))
+                    boxes.append(OcrBox(simplified(str(text)), float(score), box))
         return OcrPage(image.width, image.height, tuple(boxes), time.perf_counter() - start, self.name)
 
 
