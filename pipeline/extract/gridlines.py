@@ -187,8 +187,12 @@ def analyse(img: Image.Image) -> RuledPage | None:
     red = np.ascontiguousarray(rgb[:, :, 0])
     binary = cv2.threshold(red, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
     height, width = binary.shape
-    horiz, _n = _rules(binary, max(60, width // 12), axis=1)
-    vert, _n = _rules(binary, max(40, height // 40), axis=0)
+    horiz, found = _rules(binary, max(60, width // 12), axis=1)
+    if found < MIN_H_LINES:
+        return None  # too few long rules for a table (most copies of a licence, ID card or certificate)
+    vert, found = _rules(binary, max(40, height // 40), axis=0)
+    if found < MIN_V_LINES:
+        return None
     # a table's rules meet each other; a stroke of a big bold title, or an underline, meets none
     horiz, vert = _meeting(horiz, vert), _meeting(vert, horiz)
     unit = max(8, height // 120)  # about half a character's height on an A4 page

@@ -13,9 +13,12 @@ INK_MIN_SHARE = 0.004  # dark pixels / signature area (a thin pen signature cove
 
 
 def red_mask(img: Image.Image) -> np.ndarray:
-    arr = np.asarray(img.convert("RGB")).astype(np.int16)
+    """Red ink: red above 140 and above green and blue by more than 50 (differences saturate at 0)."""
+    import cv2
+
+    arr = np.asarray(img.convert("RGB"))
     r, g, b = arr[:, :, 0], arr[:, :, 1], arr[:, :, 2]
-    return (r > 140) & (r - g > 50) & (r - b > 50)
+    return np.asarray((r > 140) & (cv2.subtract(r, g) > 50) & (cv2.subtract(r, b) > 50))
 
 
 GREY_SEAL_SCALE = 4  # the circle search runs on a copy this many times smaller (a seal is large)
@@ -25,10 +28,12 @@ def seal_field(img: Image.Image, document: str, page: int) -> Field:
     mask = red_mask(img)
     share = float(mask.mean())
     if share < SEAL_MIN_SHARE:
-        circles = grey_circles(img)
+        grey = np.asarray(img.convert("L"))
+        circles = grey_circles(img, grey)
         if circles:  # a seal that is not red: a black-and-white scan or photocopy of the original
             # sure only when an unbroken inked ring is there (a seal's rim); any other round shape a person checks
-            ring, found = max((ring_share(img, c), c) for c in circles)
+            ink = grey < max(0, _median(grey) - RING_CONTRAST)
+            ring, found = max((ring_share(ink, c), c) for c in circles)
             return Field("是", 0.95 if ring >= RING_SHARE else 0.6, Evidence(document, page, found))
         return Field("否", min(1.0, 0.9 + (SEAL_MIN_SHARE - share) / SEAL_MIN_SHARE * 0.1), Evidence(document, page))
     ys, xs = np.nonzero(mask)
@@ -41,14 +46,23 @@ def seal_field(img: Image.Image, document: str, page: int) -> Field:
 GREY_CIRCLES = 3  # the strongest circles tried as a seal's rim
 
 
-def grey_circles(img: Image.Image) -> list[BBox]:
+def _median(grey: np.ndarray) -> int:
+    """The median grey level of a page (as np.median gives it on whole levels), from its histogram."""
+    counts = np.cumsum(np.bincount(grey.ravel(), minlength=256))
+    n = int(counts[-1])
+    low = int(np.searchsorted(counts, (n - 1) // 2 + 1))  # the lower and upper middle values
+    high = int(np.searchsorted(counts, n // 2 + 1))
+    return int((low + high) / 2)
+
+
+def grey_circles(img: Image.Image, grey: np.ndarray) -> list[BBox]:
     """Large circles in the lower half of a page that has no colour at all (searched on a reduced copy)."""
     import cv2
 
-    arr = np.asarray(img.convert("RGB")).astype(np.int16)
-    if float((arr.max(axis=2) - arr.min(axis=2)).mean()) > 12:
+    rgb = np.asarray(img.convert("RGB"))
+    spread = cv2.subtract(np.max(rgb, axis=2), np.min(rgb, axis=2))
+    if float(spread.mean()) > 12:
         return []  # a colour scan without red: no seal
-    grey = np.asarray(img.convert("L"))
     top = grey.shape[0] // 2
     lower = grey[top:]
     f = GREY_SEAL_SCALE
@@ -74,38 +88,45 @@ def grey_circles(img: Image.Image) -> list[BBox]:
 RING_SHARE = 0.9  # share of directions around a grey circle in which its rim carries ink (a seal: all of them)
 RING_TEXT = 0.35  # share of directions in which the band inside the rim holds ink (the seal's name)
 RING_CONTRAST = 40  # a rim pixel is ink when this much darker than the paper (a faint photocopied seal too)
+_ANGLES = np.radians(np.arange(0, 360, 3))
 
 
-def ring_share(img: Image.Image, circle: BBox) -> float:
+def _shares(ink: np.ndarray, xs: np.ndarray, ys: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """For each centre (xs[i], ys[i]) with its radii (radii[i, :]), the share of the 120 directions in which
+    any of those radii lands on ink."""
+    cos, sin = np.cos(_ANGLES)[None, :, None], np.sin(_ANGLES)[None, :, None]
+    px = np.clip((xs[:, None, None] + radii[:, None, :] * cos).astype(int), 0, ink.shape[1] - 1)
+    py = np.clip((ys[:, None, None] + radii[:, None, :] * sin).astype(int), 0, ink.shape[0] - 1)
+    return np.asarray(ink[py, px].any(axis=2).mean(axis=1))
+
+
+def ring_share(ink: np.ndarray, circle: BBox) -> float:
     """How surely a grey circle is a seal: the share of 120 directions from the centre in which a thin circle
     (±3 % of the radius) holds ink, for the best centre and radius near the one found on the reduced copy —
     a seal's rim is one unbroken ring, so some circle close by is inked all round, while rules, text or a
     signature cover a part of any circle only — when the band inside the rim holds ink in enough directions
-    (a seal's name runs along it; a drawn circle is empty)."""
-    grey = np.asarray(img.convert("L")).astype(np.int16)
+    (a seal's name runs along it; a drawn circle is empty).  ``ink``: the page's ink mask."""
     x0, y0, x1, y1 = circle
     cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2
     if r < 8:
         return 0.0
-    ink = grey < int(np.median(grey)) - RING_CONTRAST
-    angles = np.radians(np.arange(0, 360, 3))
-    cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
-
-    def share(x: float, y: float, radii: np.ndarray) -> float:
-        xs = np.clip((x + radii * cos).astype(int), 0, ink.shape[1] - 1)
-        ys = np.clip((y + radii * sin).astype(int), 0, ink.shape[0] - 1)
-        return float(ink[ys, xs].any(axis=1).mean())
-
-    best, at = 0.0, (cx, cy, r)
-    for radius in r * np.arange(0.85, 1.16, 0.025):
-        for dx in r * np.arange(-0.08, 0.081, 0.02):
-            for dy in r * np.arange(-0.08, 0.081, 0.02):
-                rim = share(cx + dx, cy + dy, radius * np.linspace(0.97, 1.03, 5))
-                if rim > best:
-                    best, at = rim, (cx + dx, cy + dy, radius)
-    x, y, radius = at
-    inside = share(x, y, radius * np.linspace(0.65, 0.9, 11))  # a seal's name runs along about 2/3 of it
-    return best if inside >= RING_TEXT else min(best, inside)
+    # every candidate rim at once, in the order radius, dx, dy (the first best one wins)
+    radius, dx, dy = np.meshgrid(
+        r * np.arange(0.85, 1.16, 0.025),
+        r * np.arange(-0.08, 0.081, 0.02),
+        r * np.arange(-0.08, 0.081, 0.02),
+        indexing="ij",
+    )
+    xs, ys, rad = (cx + dx).ravel(), (cy + dy).ravel(), radius.ravel()
+    rims = _shares(ink, xs, ys, rad[:, None] * np.linspace(0.97, 1.03, 5)[None, :])
+    best = int(np.argmax(rims))
+    if rims[best] <= 0.0:
+        best_share, (x, y, at) = 0.0, (cx, cy, r)
+    else:
+        best_share, (x, y, at) = float(rims[best]), (float(xs[best]), float(ys[best]), float(rad[best]))
+    band = at * np.linspace(0.65, 0.9, 11)  # a seal's name runs along about 2/3 of it
+    inside = float(_shares(ink, np.array([x]), np.array([y]), band[None, :])[0])
+    return best_share if inside >= RING_TEXT else min(best_share, inside)
 
 
 SIGNATURE_INK = 140  # grey level below which a pixel is pen ink (a thin or blue-black signature included)

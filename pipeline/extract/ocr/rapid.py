@@ -51,17 +51,24 @@ def _rotate_crop(arr: np.ndarray, quad: np.ndarray) -> np.ndarray:
 
 
 def _crop(arr: np.ndarray, quad: np.ndarray) -> np.ndarray:
-    """The line under a detected quadrilateral, straightened (RapidOCR's own crop), or simply cut out when
-    the quadrilateral is an upright rectangle, as it is on a deskewed page: the same pixels without a warp."""
+    """The line under a detected quadrilateral: cut out when the quadrilateral is an upright rectangle, as it
+    is on a deskewed page (the same pixels without a warp); straightened otherwise by RapidOCR's own crop,
+    run on the quadrilateral's surroundings only."""
     q = np.asarray(quad, dtype=np.float32)
-    x0, y0 = np.floor(q.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(q.max(axis=0)).astype(int)
+    height, width = arr.shape[:2]
+    left, top = (int(v) for v in np.floor(q.min(axis=0)))
+    right, bottom = (int(v) for v in np.ceil(q.max(axis=0)))
     upright = abs(q[0, 1] - q[1, 1]) < 1 and abs(q[3, 1] - q[2, 1]) < 1 and abs(q[0, 0] - q[3, 0]) < 1
     if upright and q[1, 0] > q[0, 0] and q[3, 1] > q[0, 1]:
-        out = arr[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)]
+        out = arr[max(0, top) : max(0, bottom), max(0, left) : max(0, right)]
         if out.size and out.shape[0] < 1.5 * out.shape[1]:
             return np.ascontiguousarray(out)
-    return _rotate_crop(arr, q)
+    x0, y0 = max(0, left - 2), max(0, top - 2)
+    x1, y1 = min(width, right + 2), min(height, bottom + 2)
+    if x1 <= x0 or y1 <= y0:
+        return np.empty((0, 0, 3), np.uint8)
+    local = np.ascontiguousarray(arr[y0:y1, x0:x1])
+    return _rotate_crop(local, q - np.array([x0, y0], dtype=np.float32))
 
 
 class RapidOcrEngine:
@@ -88,7 +95,7 @@ class RapidOcrEngine:
         return self._run(self._engine, image)
 
     def _run(self, engine: Any, image: Image.Image) -> OcrPage:
-        arr = np.asarray(image.convert("RGB"))[:, :, ::-1]  # RapidOCR expects BGR like cv2
+        arr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])  # BGR, as cv2 has it
         start = time.perf_counter()
         out: Any = engine(arr, use_cls=False)  # page orientation is handled per page (extract)
         seconds = time.perf_counter() - start
@@ -107,7 +114,7 @@ class RapidOcrEngine:
         pale printed labels fade on the reduced copy), only that part is read — with the detector at up to
         FINE_SIDE px, a small region, so little work — and the lines of the reduced copy are never
         recognised."""
-        arr = np.asarray(image.convert("RGB"))[:, :, ::-1]
+        arr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
         start = time.perf_counter()
         det: Any = self._coarse_engine("_coarse_det", COARSE_SIDE)(arr, use_det=True, use_cls=False, use_rec=False)
         quads = list(det.boxes) if getattr(det, "boxes", None) is not None else []
