@@ -413,3 +413,54 @@ def test_a_value_wraps_under_a_label_box_that_holds_its_first_line_and_a_photo_l
     ]
     got = extract_labeled(licence, ATTACHMENTS.by_kind["business_license"], others, "lic.jpg")
     assert got["license.address"].value == "厦门市湖里区环岛东路77号17层04单元"
+
+
+TICK_BESIDE = REPO_ROOT / "tests" / "data" / "tick-beside-box-150dpi.jpg"  # office renderer, seed 60221
+
+
+@pytest.fixture(scope="module")
+def tick_beside_page() -> tuple[Image.Image, list[TextItem], tuple[float, float, float, float] | None]:
+    from pipeline.extract import read_document
+
+    data = TICK_BESIDE.read_bytes()
+    doc = read_document(TICK_BESIDE.name, sha256_bytes(data), data, get_engine, [])
+    profile = load_profiles(REPO_ROOT / "forms")["xiamen-eport"]
+    pages = [build_page(n, doc.cells[n], doc.items) for n in sorted(doc.cells)]
+    fx = read_cells(pages, profile, TICK_BESIDE.name, True)
+    assert fx is not None and fx.category_texts
+    return doc.page_images[fx.category_texts[0].page], fx.category_texts, fx.category_box
+
+
+@pytest.mark.slow
+def test_a_tick_written_before_its_empty_box_is_read_surely_where_ocr_and_pixels_agree(tick_beside_page) -> None:
+    """``√□新办`` on a 150-dpi scan: no box is inked, so the category rests on the tick the OCR reads before
+    the 新办 box and the ink the pixels show there (before this, 0.8 and every such case went to review)."""
+    from pipeline.extract.checkbox import beside_tick
+
+    img, items, cell = tick_beside_page
+    options = load_profiles(REPO_ROOT / "forms")["xiamen-eport"].category_options
+    assert any("√" in it.text for it in items)
+    assert beside_tick(img, items, options, "新办", cell)
+    assert not beside_tick(img, items, options, "注销", cell)  # nothing written before the 注销 box
+    data = TICK_BESIDE.read_bytes()
+    _profile, result, _docs = extract_case(
+        [(TICK_BESIDE.name, sha256_bytes(data), data)],
+        load_profiles(REPO_ROOT / "forms"),
+        "xiamen-eport",
+        get_engine,
+    )
+    category = result.fields["category"]
+    assert category.value == "新办" and category.confidence >= 0.9
+
+
+@pytest.mark.slow
+def test_a_tick_the_pixels_do_not_show_before_the_box_is_not_trusted(tick_beside_page) -> None:
+    from pipeline.extract.checkbox import _slot_positions, beside_tick
+
+    img, items, cell = tick_beside_page
+    options = load_profiles(REPO_ROOT / "forms")["xiamen-eport"].category_options
+    cx, cy, unit = _slot_positions(items, options)["新办"]
+    erased = img.copy()
+    left = int(max(cell[0] + 2, cx - 1.7 * unit)) if cell else int(cx - 1.7 * unit)
+    erased.paste((255, 255, 255), (left, int(cy - unit), int(cx - 0.45 * unit), int(cy + unit)))
+    assert not beside_tick(erased, items, options, "新办", cell)

@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 from pipeline.extract import gridlines, images
 from pipeline.extract.cellform import read_cells
 from pipeline.extract.cells import build_page
-from pipeline.extract.checkbox import slot_ticks, ticked_options
+from pipeline.extract.checkbox import beside_tick, slot_ticks, ticked_options
 from pipeline.extract.classify import classify_der, classify_text, name_hint, sniff
 from pipeline.extract.forms import (
     TICKED,
@@ -497,6 +497,9 @@ def _attachment_fields(parts: list[Part], specs: AttachmentSpecs) -> dict[str, F
     return out
 
 
+BESIDE_CONFIDENCE = 0.92  # a tick before its empty box that both the OCR and the pixels place
+
+
 def _category(doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile) -> Field | None:
     """The ticked 申请类别: box ink on the scan; a tick glyph in the text (typed ☑/■/√, or a √ the OCR read
     before the box) where the pixels show no ticked box; never guessed."""
@@ -508,6 +511,7 @@ def _category(doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile) -> 
     marked = [it.score for it in fx.category_texts if any(g in it.text for g in TICKED)] or [0.0]
     glyph_conf = 0.99 if doc.text_source != TextSource.OCR else min(0.95, min(marked))
     page_img = doc.page_images.get(fx.category_texts[0].page)
+    slots: tuple[list[str], float] | None = None
     if page_img is not None and fx.category_box is not None:
         result = ticked_options(page_img, fx.category_box, fx.category_texts, options)
         slots = slot_ticks(page_img, fx.category_texts, options)
@@ -532,6 +536,15 @@ def _category(doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile) -> 
     if glyphs is None:
         return None
     conf = glyph_conf if doc.text_source != TextSource.OCR else min(glyph_conf, 0.8)
+    if (
+        doc.text_source == TextSource.OCR
+        and len(glyphs) == 1
+        and page_img is not None
+        and slots is not None
+        and not slots[0]
+        and beside_tick(page_img, fx.category_texts, options, glyphs[0], fx.category_box)
+    ):  # a tick written before the box (√□新办): the OCR's tick, no box inked, the ink where the tick is read
+        conf = min(glyph_conf, BESIDE_CONFIDENCE)
     return Field("、".join(glyphs), conf if len(glyphs) == 1 else 0.5, evidence)
 
 

@@ -253,3 +253,34 @@ def slot_ticks(img: Image.Image, items: list[TextItem], options: tuple[str, ...]
         return ranked[:2], 0.5  # two slots inked alike: two ticks, or a stray stroke
     margin = (top - max(second, base)) / max(top, 1e-6)
     return [ranked[0]], min(0.99, 0.75 + margin * 0.4)
+
+
+BESIDE_INK = 0.06  # share of dark pixels in the character cell before a box that a written tick leaves there
+BESIDE_GREY = 160  # darker is ink (a photographed pen stroke is grey, not black)
+
+
+def beside_tick(
+    img: Image.Image, items: list[TextItem], options: tuple[str, ...], chosen: str, cell: BBox | None
+) -> bool:
+    """Whether the pixels show a tick set just before the chosen option's empty box (``√□新办``): ink in the
+    character cell before that box, and at most half as much before any other option's box.  The cell's own
+    rules are not ink: the measured area stays inside the options' cell (``cell``), and columns inked over
+    its whole height are left out."""
+    pos = _slot_positions(items, options)
+    if len(pos) != len(options) or chosen not in pos:
+        return False
+    grey = np.asarray(img.convert("L"))
+    left = max(0.0, cell[0]) if cell is not None else 0.0
+
+    def ink(cx: float, cy: float, unit: float) -> float:
+        # the character cell before the box: from 1.6 units before the slot's centre to the box's left edge
+        x0, x1 = int(max(left + 0.2 * unit, cx - 1.6 * unit)), int(min(img.width, cx - 0.45 * unit))
+        y0, y1 = int(max(0, cy - 0.4 * unit)), int(min(img.height, cy + 0.4 * unit))
+        region = grey[y0:y1, x0:x1] < BESIDE_GREY
+        if not region.size:
+            return 0.0
+        strokes = region[:, region.mean(axis=0) < 0.9]  # without a rule crossing the cell from top to bottom
+        return float(strokes.sum()) / region.size
+
+    mine = ink(*pos[chosen])
+    return mine >= BESIDE_INK and all(ink(*pos[o]) <= 0.5 * mine for o in options if o != chosen)
