@@ -114,6 +114,26 @@ def test_a_whole_cell_is_one_label_fuzzy_for_long_labels_exact_for_short_ones() 
     assert match_cell(Cell(1, (0, 0, 9, 9), (_item("居民身份证", 0, 0, 9, 9),)), labels) is None
 
 
+def test_a_long_label_cut_in_two_by_a_false_rule_is_mended_and_two_true_labels_are_not_joined() -> None:
+    """Seed 13579, 150 dpi: the strokes of 码 and 书 stacked into a vertical run as long as a tight two-line
+    cell, so 服务类密码设备商|用密码 over 产品认证证书|编号 came out as two cells and the number was lost."""
+    from pipeline.extract.cellform import mend_split_labels
+
+    labels = [(f.key, norm_label(a)) for f in PROFILES["xiamen-eport"].fields for a in f.labels]
+    left = Cell(1, (0, 0, 100, 50), (_item("服务类密码设备商", 2, 2, 98, 22), _item("产品认证证书", 10, 26, 90, 46)))
+    right = Cell(1, (102, 0, 150, 50), (_item("用密码", 104, 2, 148, 22), _item("编号", 110, 26, 140, 46)))
+    value = Cell(1, (152, 0, 400, 50), (_item("GM003312220211524", 160, 14, 300, 36),))
+    mended = mend_split_labels([left, right, value], labels)
+    assert len(mended) == 2 and mended[0].text == "服务类密码设备商用密码产品认证证书编号"
+    assert right_of(mended, mended[0]) is value
+    # two cells that are labels each, or whose joined text is no label, stay as they are
+    name = Cell(1, (0, 60, 100, 110), (_item("申请单位", 2, 62, 98, 82),))
+    code = Cell(1, (102, 60, 200, 110), (_item("机构代码", 104, 62, 198, 82),))
+    words = Cell(1, (0, 120, 100, 170), (_item("厦门东渡", 2, 122, 98, 142),))
+    more = Cell(1, (102, 120, 200, 170), (_item("电子有限公司", 104, 122, 198, 142),))
+    assert mend_split_labels([name, code, words, more], labels) == [name, code, words, more]
+
+
 def test_printed_hints_are_cut_from_a_value_cell() -> None:
     hints = ("此邮件地址将用于接收数字证书和告知书，请务必准确填写，并确保邮箱安全", "注销业务此项可不填")
     lines = [

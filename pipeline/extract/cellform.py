@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from pipeline.extract.cells import Cell, PageCells, below, right_of, same_band
+from pipeline.extract.cells import Cell, PageCells, below, reading_order, right_of, same_band
 from pipeline.extract.forms import FormExtraction, TextItem, clean_value, norm_label, shape_ok
 from pipeline.models import BBox, Evidence, Field
 from pipeline.profiles import FieldSpec, OfficeProfile
@@ -162,8 +162,8 @@ def _choose(spec: FieldSpec, cands: list[tuple[Cell, LabelMatch]], anchors: dict
 
 def read_cells(pages: list[PageCells], profile: OfficeProfile, document: str, with_bbox: bool) -> FormExtraction | None:
     """The form's fields from its pages' cells; None when the cells do not look like this profile's form."""
-    cells = [c for p in pages for c in p.cells]
     labels = _labels(profile)
+    cells = mend_split_labels([c for p in pages for c in p.cells], labels)
     matches = {id(c): m for c in cells if (m := match_cell(c, labels)) is not None}
     label_cells = [c for c in cells if id(c) in matches]
     if sum(1 for c in label_cells if matches[id(c)].key) < MIN_LABEL_CELLS:
@@ -194,6 +194,41 @@ def read_cells(pages: list[PageCells], profile: OfficeProfile, document: str, wi
     cat_box, cat_items = _category_cell(profile, label_cells, matches, cells)
     _old_serial(fields, cat_items, document)
     return FormExtraction(fields, len(label_cells), cat_box, cat_items, missing)
+
+
+def mend_split_labels(cells: list[Cell], labels: list[tuple[str, str]]) -> list[Cell]:
+    """A long label cut in two by a rule that is not there: two cells side by side in the same row, neither a
+    label, whose lines joined row by row are one (``服务类密码设备商`` | ``用密码`` over ``产品认证证书`` |
+    ``编号``: a tight two-line cell at 150 dpi stacks the strokes of 码 and 书 into a vertical run as long as
+    the row).  They become one cell, so the label matches and its value is the cell to its right."""
+    out = list(cells)
+    for _round in range(2):  # a label cut twice is mended in two steps
+        mended = False
+        for left in list(out):
+            if left not in out or not left.lines or match_cell(left, labels) is not None:
+                continue
+            right = right_of(out, left)
+            if right is None or not right.lines or match_cell(right, labels) is not None:
+                continue
+            if (
+                abs(left.bbox[1] - right.bbox[1]) > 0.2 * left.height
+                or abs(left.bbox[3] - right.bbox[3]) > 0.2 * left.height
+            ):
+                continue  # not one row of the table
+            joined = Cell(
+                left.page,
+                (left.bbox[0], min(left.bbox[1], right.bbox[1]), right.bbox[2], max(left.bbox[3], right.bbox[3])),
+                tuple(reading_order([*left.lines, *right.lines])),
+            )
+            match = match_cell(joined, labels)
+            if match is None or match.rest or not match.key:
+                continue
+            out[out.index(left)] = joined
+            out.remove(right)
+            mended = True
+        if not mended:
+            break
+    return out
 
 
 def _any_alias(cell: Cell, keys: set[str], m: LabelMatch) -> bool:
