@@ -484,3 +484,36 @@ def test_a_tick_the_pixels_do_not_show_before_the_box_is_not_trusted(tick_beside
     left = int(max(cell[0] + 2, cx - 1.7 * unit)) if cell else int(cx - 1.7 * unit)
     erased.paste((255, 255, 255), (left, int(cy - unit), int(cx - 0.45 * unit), int(cy + unit)))
     assert not beside_tick(erased, items, options, "新办", cell)
+
+
+TICK_FOR_BOX = REPO_ROOT / "tests" / "data" / "tick-replaces-box-faint-150dpi.jpg"  # office renderer, seed 50505
+
+
+@pytest.mark.slow
+def test_a_tick_typed_for_the_box_beside_a_faint_empty_box_is_sure() -> None:
+    """``√新办   □注销`` at 150 dpi: the applicant typed √ where 新办's box was, and 注销's box is a grey
+    outline lighter than the page's ink threshold (it breaks up there).  Found again on what is clearly
+    darker than the paper, the empty 注销 box and the OCR's √ before 新办 agree (before: 0.8, review)."""
+    import numpy as np
+
+    from pipeline.extract import read_document
+    from pipeline.extract.checkbox import _pair_by_slot, find_boxes
+
+    data = TICK_FOR_BOX.read_bytes()
+    profile = load_profiles(REPO_ROOT / "forms")["xiamen-eport"]
+    doc = read_document(TICK_FOR_BOX.name, sha256_bytes(data), data, get_engine, [])
+    pages = [build_page(n, doc.cells[n], doc.items) for n in sorted(doc.cells)]
+    fx = read_cells(pages, profile, TICK_FOR_BOX.name, True)
+    assert fx is not None and fx.category_box is not None
+    img, items, options = doc.page_images[fx.category_texts[0].page], fx.category_texts, profile.category_options
+    text_h = float(np.median([it.bbox[3] - it.bbox[1] for it in items]))
+    inked = _pair_by_slot(find_boxes(img, fx.category_box, text_h), items, options)
+    assert inked is not None and inked["注销"] is None  # the outline is lost on the page's ink threshold
+    faint = _pair_by_slot(find_boxes(img, fx.category_box, text_h, faint=True), items, options)
+    assert faint is not None and faint["新办"] is None  # the √ took its place
+    assert faint["注销"] is not None and not faint["注销"].ticked
+    _profile, result, _docs = extract_case(
+        [(TICK_FOR_BOX.name, sha256_bytes(data), data)], load_profiles(REPO_ROOT / "forms"), "xiamen-eport", get_engine
+    )
+    category = result.fields["category"]
+    assert category.value == "新办" and category.confidence >= 0.9

@@ -157,3 +157,30 @@ def test_routing_and_proposal() -> None:
     assert proposal([error("CSR_SIGNATURE_INVALID", None, "x")]) == "reject"
     assert proposal([warning("ORG_HAS_ACTIVE_CERT", None, "x")]) == "correct"
     assert proposal([]) is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "conf", "expected", "severity"),
+    [
+        ("signature_present", "是", 0.99, None, None),
+        ("signature_present", "是", 0.85, "SIGNATURE_UNCERTAIN", Severity.WARNING),
+        ("signature_present", "否", 0.95, "SIGNATURE_MISSING", Severity.ERROR),
+        ("seal_present", "是", 0.97, None, None),
+        ("seal_present", "是", 0.6, "SEAL_UNCERTAIN", Severity.WARNING),
+        ("seal_present", "否", 0.95, "SEAL_MISSING", Severity.ERROR),
+    ],
+)
+def test_an_unsure_seal_or_signature_goes_to_a_person(
+    key: str, value: str, conf: float, expected: str | None, severity: Severity | None
+) -> None:
+    """A faint signature read as present, like a grey seal, is a doubt the office threshold decides: the case
+    is reviewed, never issued on it."""
+    xm = PROFILES["xiamen-eport"]
+    _cat, found = validate_case(CaseInput(xm, {"category": F("新办"), key: F(value, conf)}, [], {}))
+    marks = [f for f in found if f.field == key]
+    if expected is None:
+        assert marks == []
+    else:
+        assert [(f.code, f.severity) for f in marks] == [(expected, severity)]
+        r, _extra = route({"category": F("新办")}, found, xm, "新办")
+        assert r == "review"

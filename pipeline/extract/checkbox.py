@@ -24,14 +24,29 @@ class TickBox:
         return self.ink >= INK_TICKED
 
 
-def find_boxes(img: Image.Image, region: BBox, text_height: float) -> list[TickBox]:
+FAINT_OUTLINE = 45  # grey levels under the paper that still draw a box's outline (a thin rule at 150 dpi)
+
+
+def find_boxes(img: Image.Image, region: BBox, text_height: float, faint: bool = False) -> list[TickBox]:
+    """Squares in ``region`` with the share of ink inside each, on the page's own ink threshold, or
+    (``faint``) on everything clearly darker than the paper: a thin printed outline scanned at a low
+    resolution is grey, lighter than the threshold that separates the text, and breaks up there."""
     x0, y0, x1, y1 = (int(max(0, v)) for v in region)
     pad = int(text_height * 0.6)
     y0, y1 = max(0, y0 - pad), min(img.height, y1 + pad)
     crop = np.asarray(img.convert("L").crop((x0, y0, x1, y1)))
     if crop.size == 0:
         return []
-    binary = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
+    if faint:
+        paper = float(np.percentile(crop, 75))
+        binary: np.ndarray = np.where(crop < paper - FAINT_OUTLINE, 255, 0).astype(np.uint8)
+    else:
+        binary = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
+    return _squares(binary, (x0, y0), text_height)
+
+
+def _squares(binary: np.ndarray, origin: tuple[int, int], text_height: float) -> list[TickBox]:
+    x0, y0 = origin
     contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     lo, hi = text_height * 0.45, text_height * 1.4
     boxes: list[TickBox] = []
@@ -122,9 +137,16 @@ def ticked_options(
     text_h = float(np.median([it.bbox[3] - it.bbox[1] for it in items]))
     boxes = find_boxes(img, region, text_h)
     pos = option_positions(items, options)
-    if not boxes or not pos:
+    if not pos:
         return None
-    paired = _pair_by_slot(boxes, items, options)
+    paired = _pair_by_slot(boxes, items, options) if boxes else None
+    if paired is None or None in paired.values():  # an option without its square: faint outlines?
+        faint = find_boxes(img, region, text_h, faint=True)
+        again = _pair_by_slot(faint, items, options) if faint else None
+        if again is not None and (paired is None or _lost(again) < _lost(paired)):
+            boxes, paired = faint, again
+    if not boxes:
+        return None
     if paired is not None:
         found = [(opt, b) for opt, b in paired.items() if b is not None]
         lost = [opt for opt, b in paired.items() if b is None]
@@ -195,6 +217,10 @@ def _slot_positions(items: list[TextItem], options: tuple[str, ...]) -> dict[str
                 centre = x1 - unit * (after + 0.5)
             pos[opt] = (centre, (y0 + y1) / 2, unit)
     return pos
+
+
+def _lost(paired: dict[str, TickBox | None]) -> int:
+    return sum(b is None for b in paired.values())
 
 
 def _pair_by_slot(

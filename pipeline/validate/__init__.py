@@ -220,7 +220,7 @@ def _form_findings(fields: dict[str, Field], profile: OfficeProfile, action: Act
     seal = fields.get("seal_present")
     if seal is not None and seal.value == "否":
         out.append(error("SEAL_MISSING", "seal_present", "申请表未加盖申请单位公章", seal.evidence))
-    elif seal is not None and seal.confidence < 0.9:
+    elif seal is not None and seal.confidence < profile.confidence_threshold:
         out.append(
             warning(
                 "SEAL_UNCERTAIN",
@@ -236,6 +236,15 @@ def _form_findings(fields: dict[str, Field], profile: OfficeProfile, action: Act
                 "SIGNATURE_MISSING",
                 "signature_present",
                 "申请表的法定代表人/主要负责人（或授权代理人）未签字",
+                sig.evidence,
+            )
+        )
+    elif sig is not None and sig.confidence < profile.confidence_threshold:
+        out.append(
+            warning(
+                "SIGNATURE_UNCERTAIN",
+                "signature_present",
+                "申请表签字处笔迹较淡或较少，无法确认已签字，请核对原件",
                 sig.evidence,
             )
         )
