@@ -34,7 +34,7 @@ def find_boxes(img: Image.Image, region: BBox, text_height: float, faint: bool =
     x0, y0, x1, y1 = (int(max(0, v)) for v in region)
     pad = int(text_height * 0.6)
     y0, y1 = max(0, y0 - pad), min(img.height, y1 + pad)
-    crop = np.asarray(img.convert("L").crop((x0, y0, x1, y1)))
+    crop = np.asarray(img.crop((x0, y0, x1, y1)).convert("L"))  # only the region, not the page, to grey
     if crop.size == 0:
         return []
     if faint:
