@@ -12,6 +12,7 @@ from pipeline.extract import extract_case, images
 from pipeline.extract.gridlines import text_lines
 from pipeline.extract.ocr import get_engine
 from pipeline.profiles import load_profiles
+from pipeline.store import sha256_bytes
 
 FORM_SCANS = [
     SAMPLES / "xiamen-new-scan" / "申请表.jpg",
@@ -125,3 +126,62 @@ def test_strokes_stacked_on_a_rule_are_no_rule_and_a_rule_prolonged_by_text_is_c
     kept = _spanning(vert, horiz, 6)
     assert kept[100:200, 50].all() and not kept[60:95, 50].any()
     assert not kept[:, 120].any()
+
+
+def test_a_run_with_writing_on_both_sides_is_no_rule_and_a_rule_beside_one_text_stays() -> None:
+    import numpy as np
+
+    from pipeline.extract.gridlines import _written
+
+    horiz = np.zeros((400, 400), np.uint8)
+    horiz[100:102, :] = 255
+    horiz[200:202, :] = 255
+    vert = np.zeros_like(horiz)
+    vert[100:202, 50:52] = 255  # a ruling line, blank paper on both sides
+    vert[100:202, 150:152] = 255  # a ruling line with a value written up to it on its left only
+    vert[100:202, 300:301] = 255  # strokes of characters stacked from rule to rule inside a wrapped value
+    binary = vert.copy()
+    binary[110:190:6, 138:147] = 255  # the value's strokes beside the rule at 150, every sixth row
+    binary[110:190:3, 290:298] = 255  # the rest of the stacked characters, both sides of the run at 300
+    binary[110:190:3, 303:311] = 255
+    kept = _written(vert, horiz, binary, 14)
+    assert kept[100:202, 50].all() and kept[100:202, 150].all()
+    assert not kept[:, 300].any()
+
+
+VALUE_FILLS_CELL = REPO / "tests" / "data" / "value-wrapped-fills-cell-150dpi.jpg"  # office renderer, seed 41414
+
+
+@pytest.mark.slow
+def test_a_value_wrapped_to_fill_its_cell_is_read_whole() -> None:
+    """At 150 dpi the name wraps over both lines of its cell and the strokes of 建 over 股 join from rule to
+    rule; before, that run was a rule, split the value cell, and the name was read as 厦门市远海建术研究发展股
+    at 0.9996 — a sure, wrong value.  Every field of the page is read as typed."""
+    data = VALUE_FILLS_CELL.read_bytes()
+    _profile, result, _docs = extract_case(
+        [(VALUE_FILLS_CELL.name, sha256_bytes(data), data)],
+        load_profiles(REPO / "forms"),
+        "xiamen-eport",
+        get_engine,
+    )
+    expected = {
+        "category": "新办",
+        "applicant_name": "厦门市远海建发信息安全技术研究发展股份有限公司",
+        "org_code": "91350200MAMLU46769",
+        "email": "admin@xinghe.com.cn",
+        "legal_rep_name": "郭秀平",
+        "legal_rep_phone": "13595543317",
+        "legal_rep_id_type": "居民身份证",
+        "legal_rep_id_number": "350203196010012361",
+        "handler_name": "彭国",
+        "handler_phone": "17052669151",
+        "handler_id_type": "居民身份证",
+        "handler_id_number": "350212197605111175",
+        "crypto_product_cert_no": "GM003312220250278",
+        "common_name": "厦门市远海建发信息安全技术研究发展股份有限公司",
+        "algorithm": "SM2",
+        "validity_years": "10",
+        "seal_present": "是",
+        "signature_present": "是",
+    }
+    assert {k: result.fields[k].value for k in expected if k in result.fields} == expected

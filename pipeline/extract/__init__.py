@@ -52,7 +52,7 @@ from pipeline.profiles import AttachmentSpecs, OfficeProfile
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], OcrEngine]
-OCR_CACHE_VERSION = "9"  # bump when image preparation or OCR post-processing changes
+OCR_CACHE_VERSION = "10"  # bump when image preparation or OCR post-processing changes
 
 
 class OcrCache(Protocol):
