@@ -185,6 +185,7 @@ def main() -> None:
         # which must first be found on the desk and flattened, are timed apart
         ratios: list[float] = []
         photo_ratios: list[float] = []
+        per_case: dict[str, float] = {}
         for m in scanned:
             photo = "photo" in m["kind"]
             into = photo_ratios if photo else ratios
@@ -193,12 +194,14 @@ def main() -> None:
             bare = bare_ocr_seconds(work / "cases" / m["name"])
             if bare:
                 into.append(by_name[m["name"]].get("timings", {}).get("extract_s", 0.0) / bare)
+                per_case[m["name"]] = round(into[-1], 3)
         summary["photo_case_extract_vs_bare_ocr_median"] = (
             round(statistics.median(photo_ratios), 3) if photo_ratios else None
         )
         summary["case_extract_vs_bare_ocr_cases"] = len(ratios)
         summary["case_extract_vs_bare_ocr_median"] = round(statistics.median(ratios), 3) if ratios else None
         summary["case_extract_vs_bare_ocr_max"] = round(max(ratios), 3) if ratios else None
+        summary["case_extract_vs_bare_ocr_by_case"] = per_case
     for k, v in summary.items():
         print(f"{k:>24}: {v}")
     for m in made:  # clean cases a reviewer will see: why
