@@ -239,3 +239,51 @@ def test_long_name_wrapping_over_two_lines_is_joined() -> None:
     assert len(lines) >= 2  # really two OCR lines in the cell
     for key in ("applicant_name", "common_name", "org_code", "email", "legal_rep_name"):
         assert result.fields[key].value == t[key], key
+
+
+class CoarseCounter:
+    """The real engine, counting its coarse reads (each one a detection and a recognition of the page)."""
+
+    def __init__(self) -> None:
+        self.engine = get_engine("rapidocr")
+        self.name = self.engine.name
+        self.coarse = 0
+
+    def recognize(self, image):  # type: ignore[no-untyped-def]
+        return self.engine.recognize(image)
+
+    def recognize_lines(self, image, lines):  # type: ignore[no-untyped-def]
+        return self.engine.recognize_lines(image, lines)  # type: ignore[attr-defined]
+
+    def recognize_coarse(self, image, orient=False):  # type: ignore[no-untyped-def]
+        self.coarse += 1
+        return self.engine.recognize_coarse(image, orient)  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_a_turned_attachment_is_turned_from_a_sample_and_read_once(degrees: int) -> None:
+    """A licence copy fed turned: a few of its lines tell the turn it wants before the page is read, so it
+    is read once more turned back (before: up to four full reads, one per way up)."""
+    from PIL import Image
+
+    from pipeline.extract import images
+
+    src = SAMPLES / "xiamen-new-scan" / "营业执照.jpg"
+    upright = images.prepare(Image.open(src).convert("RGB")).image
+    engine = get_engine("rapidocr")
+    read = engine.recognize_coarse(upright, orient=True)  # type: ignore[attr-defined]
+    assert read.turn == 0 and read.boxes
+    turned = upright.rotate(degrees, expand=True)  # counter-clockwise, as fed
+    answer = engine.recognize_coarse(turned, orient=True)  # type: ignore[attr-defined]
+    assert answer.turn == (360 - degrees) % 360 and not answer.boxes
+    buf = io.BytesIO()
+    turned.save(buf, "JPEG", quality=90)
+    counter = CoarseCounter()
+    _p, result, _d = extract_case(
+        [("IMG_0001.jpg", "x", buf.getvalue())], PROFILES, "xiamen-eport", lambda: counter, ATTACHMENTS
+    )
+    expected = attachments("xiamen-new-scan")
+    for key in ("license.name", "license.org_code", "license.legal_rep"):
+        assert result.fields[key].value == expected[key], key
+    assert counter.coarse == 2

@@ -149,17 +149,21 @@ def _read_page(engine: OcrEngine, img: Image.Image) -> tuple[PageRead, float]:
     # no grid: a licence, ID card, certificate or invoice copy — large print, the detector works on a
     # reduced copy; a ruled page that read badly gets the full-size detector
     read = _full if ruled_seen else coarse
-    best = PageRead(prepared, read(engine, prepared), 0, None)
-    seconds += best.result.seconds
-    if _page_quality(best.result) < UPRIGHT:  # fed sideways or upside down: try the other three ways
-        for degrees in (180, 90, 270):
-            turned = _turned(img, prepared, degrees)
-            again = read(engine, turned)
-            seconds += again.seconds
-            if _page_quality(again) > _page_quality(best.result):
-                best = PageRead(turned, again, degrees, None)
-            if _page_quality(best.result) >= UPRIGHT:
-                break
+    # the coarse read may answer with the turn its sample of lines asks for instead of reading the page
+    first = _full(engine, prepared) if ruled_seen else coarse(engine, prepared, orient=True)
+    seconds += first.seconds
+    best = None if first.turn else PageRead(prepared, first, 0, None)
+    # fed sideways or upside down: the turn asked for first, then the other ways
+    order = [first.turn, *(d for d in (0, 180, 90, 270) if d != first.turn)] if first.turn else [180, 90, 270]
+    for degrees in order:
+        if best is not None and _page_quality(best.result) >= UPRIGHT:
+            break
+        turned = _turned(img, prepared, degrees)
+        again = read(engine, turned)
+        seconds += again.seconds
+        if best is None or _page_quality(again) > _page_quality(best.result):
+            best = PageRead(turned, again, degrees, None)
+    assert best is not None  # the loop reads at least once when the first read answered with a turn
     analysed = best.rotation == 0 and _reads_lines(engine)  # that page was analysed above
     best.ruled = upright if analysed else gridlines.analyse(best.image)
     return best, seconds

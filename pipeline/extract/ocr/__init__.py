@@ -28,6 +28,9 @@ class OcrPage:
     boxes: tuple[OcrBox, ...]
     seconds: float
     engine: str
+    # set only by a coarse read asked to orient itself whose sample of lines reads better turned: the page
+    # wants turning this many degrees counter-clockwise before it is read, and nothing was read (no boxes)
+    turn: int = 0
 
 
 class OcrEngine(Protocol):
@@ -46,10 +49,11 @@ class LineRecognizer(Protocol):
     def recognize_lines(self, image: Image.Image, lines: list[BBox]) -> OcrPage: ...
 
 
-def coarse(engine: OcrEngine, image: Image.Image) -> OcrPage:
-    """A full read that may detect on a reduced copy (engines that offer it); a plain read otherwise."""
+def coarse(engine: OcrEngine, image: Image.Image, orient: bool = False) -> OcrPage:
+    """A full read that may detect on a reduced copy (engines that offer it); a plain read otherwise.  With
+    ``orient`` such an engine may instead answer with the quarter turn the page wants (``OcrPage.turn``)."""
     method = getattr(engine, "recognize_coarse", None)
-    return method(image) if callable(method) else engine.recognize(image)
+    return method(image, orient) if callable(method) else engine.recognize(image)
 
 
 _FACTORIES: dict[str, Callable[[dict[str, str]], OcrEngine]] = {}
@@ -96,9 +100,9 @@ class LimitedEngine:
         with self._slots:
             return self.engine.recognize_lines(image, lines)  # type: ignore[attr-defined]
 
-    def recognize_coarse(self, image: Image.Image) -> OcrPage:
+    def recognize_coarse(self, image: Image.Image, orient: bool = False) -> OcrPage:
         with self._slots:
-            return coarse(self.engine, image)
+            return coarse(self.engine, image, orient)
 
     @property
     def reads_lines(self) -> bool:

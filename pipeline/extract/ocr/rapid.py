@@ -19,7 +19,16 @@ TEXT_SCORE = 0.5  # what RapidOCR's full pipeline drops below (Global.text_score
 # (seed 777, 48 attachment pages) 960 reads every field as 1600 does at about a quarter of the full-size
 # detector's work, 736 lost two company names
 COARSE_SIDE = 960
-FINE_SIDE = 1600  # the detector's side for the text region of a page whose text stands in a small part of it
+# the detector's side for the text region of a page whose text stands in a small part of it (an ID card copy:
+# front and back, about 720 x 1810 px on a 200-dpi page).  On the office corpus (seed 41415, 90 ID fields)
+# 1600 (no reduction), 1200, 1000 and 800 read every field, 640 lost one name; 1000 costs about 0.15 s less
+# per ID page than 1600
+FINE_SIDE = 1000
+SAMPLE_LINES = 4  # lines read to tell which way up a page lies
+PADDED_CHARS = 320 / 48  # the recogniser's narrowest input (rec_img_shape 48 x 320): shorter lines are padded
+# a sample reading at least this well (length-weighted score) is upright: upright lines read 0.95–1.0,
+# upside-down ones well under 0.9
+UPRIGHT_SAMPLE = 0.9
 SMALL_REGION = 0.4  # share of the page's area below which the text region is read again (ID card copies)
 
 
@@ -36,6 +45,12 @@ def _text_region(boxes: list[BBox], size: tuple[int, int]) -> tuple[int, int, in
     if (x1 - x0) * (y1 - y0) >= SMALL_REGION * w * h:
         return None
     return x0, y0, x1, y1
+
+
+def _quality(readings: Any) -> float:
+    """Length-weighted recogniser score of (text, score) readings; 0 for none."""
+    pairs = [(str(t), float(sc)) for t, sc in readings if str(t).strip()]
+    return sum(sc * len(t) for t, sc in pairs) / max(1, sum(len(t) for t, _sc in pairs))
 
 
 def _bbox(quad: Any) -> BBox:
@@ -107,20 +122,30 @@ class RapidOcrEngine:
                 boxes.append(OcrBox(simplified(str(text)), float(score), (min(xs), min(ys), max(xs), max(ys))))
         return OcrPage(image.width, image.height, tuple(boxes), seconds, self.name)
 
-    def recognize_coarse(self, image: Image.Image) -> OcrPage:
+    def recognize_coarse(self, image: Image.Image, orient: bool = False) -> OcrPage:
         """Detector on a copy at most COARSE_SIDE px long, recogniser on full-resolution crops: for pages
         whose text is large (licence, certificate, invoice copies) a fraction of the detector's work at the
         same readings.  When the text stands in a small part of the page (an ID card copied onto A4, whose
         pale printed labels fade on the reduced copy), only that part is read — with the detector at up to
         FINE_SIDE px, a small region, so little work — and the lines of the reduced copy are never
-        recognised."""
+        recognised.
+
+        With ``orient``, a few short lines are read first: when they read well upright the page is read on
+        (their readings kept); otherwise the lines' shape (tall: the page lies on its side) and the same
+        lines read the other way round tell which quarter turn the page wants, and that turn is answered
+        without reading the page — one read of the turned page instead of up to four."""
         arr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
         start = time.perf_counter()
         det: Any = self._coarse_engine("_coarse_det", COARSE_SIDE)(arr, use_det=True, use_cls=False, use_rec=False)
         quads = list(det.boxes) if getattr(det, "boxes", None) is not None else []
         region = _text_region([_bbox(q) for q in quads], image.size)
+        known: dict[int, tuple[str, float]] = {}
+        if orient and quads:
+            turn, known = self._turn(arr, quads, region is not None)
+            if turn:
+                return OcrPage(image.width, image.height, (), time.perf_counter() - start, self.name, turn)
         if region is None:
-            boxes = self._read_quads(arr, quads)
+            boxes = self._read_quads(arr, quads, known)
             return OcrPage(image.width, image.height, boxes, time.perf_counter() - start, self.name)
         x0, y0 = region[0], region[1]
         again = self._run(self._coarse_engine("_fine", FINE_SIDE), image.crop(region))
@@ -130,18 +155,60 @@ class RapidOcrEngine:
         )
         return OcrPage(image.width, image.height, boxes, time.perf_counter() - start, self.name)
 
-    def _read_quads(self, arr: np.ndarray, quads: list[Any]) -> tuple[OcrBox, ...]:
-        """Recognise the lines under detected quadrilaterals: one batched recogniser call, the lines that
-        read empty or below TEXT_SCORE dropped as RapidOCR's full pipeline drops them."""
-        crops = [_crop(arr, q) for q in quads]
-        keep = [(q, c) for q, c in zip(quads, crops, strict=True) if c.size]
-        if not keep:
-            return ()
-        out: Any = self._engine.recognize_txt([c for _q, c in keep])
+    def _turn(self, arr: np.ndarray, quads: list[Any], region: bool) -> tuple[int, dict[int, tuple[str, float]]]:
+        """The quarter turn (counter-clockwise degrees) a page wants, from a few of its lines read as they
+        stand and upside down, and those lines' readings where the page stands upright (index into
+        ``quads`` → text, score) so that they are not read twice.
+
+        Lines of three to seven characters are sampled: the recogniser pads every line to seven characters'
+        width, so such lines cost what they cost in the page's read.  A page whose text stands in a small
+        region (an ID card copy) is read from a finer detection, where the sample is not reused: there only
+        a page on its side is turned here, and one upside down is left to the read's own check."""
+        sides = [_bbox(q) for q in quads]
+        tall = sum(b[3] - b[1] for b in sides if b[3] - b[1] > 1.5 * (b[2] - b[0]))
+        wide = sum(b[2] - b[0] for b in sides if b[3] - b[1] <= 1.5 * (b[2] - b[0]))
+        # a tall line's crop comes out turned a quarter counter-clockwise (RapidOCR's crop), as the page
+        # turned by 90° would show it
+        as_cropped = 90 if tall > wide else 0
+        if as_cropped == 0 and region:
+            return 0, {}
+
+        def chars(i: int) -> float:
+            b = sides[i]
+            return max(b[2] - b[0], b[3] - b[1]) / max(1.0, min(b[2] - b[0], b[3] - b[1]))
+
+        order = sorted(range(len(quads)), key=lambda i: (not 3 <= chars(i) <= PADDED_CHARS, -chars(i)))
+        sample = [(i, c) for i, c in ((i, _crop(arr, quads[i])) for i in order[:SAMPLE_LINES]) if c.size]
+        if not sample:
+            return 0, {}
+        out: Any = self._engine.recognize_txt([c for _i, c in sample])
+        pairs = zip(sample, out.txts or (), out.scores or (), strict=False)
+        read = {i: (str(t), float(sc)) for (i, _c), t, sc in pairs}
+        if as_cropped == 0 and _quality(read.values()) >= UPRIGHT_SAMPLE:
+            return 0, read
+        back: Any = self._engine.recognize_txt([np.ascontiguousarray(np.rot90(c, 2)) for _i, c in sample])
+        flipped = _quality(zip(back.txts or (), back.scores or (), strict=False))
+        turn = as_cropped if _quality(read.values()) >= flipped else (as_cropped + 180) % 360
+        return turn, read if turn == 0 else {}
+
+    def _read_quads(
+        self, arr: np.ndarray, quads: list[Any], known: dict[int, tuple[str, float]] | None = None
+    ) -> tuple[OcrBox, ...]:
+        """Recognise the lines under detected quadrilaterals: one batched recogniser call (lines already
+        read are not read again), the lines that read empty or below TEXT_SCORE dropped as RapidOCR's full
+        pipeline drops them."""
+        readings = dict(known or {})
+        crops = [(i, _crop(arr, quads[i])) for i in range(len(quads)) if i not in readings]
+        crops = [(i, c) for i, c in crops if c.size]
+        if crops:
+            out: Any = self._engine.recognize_txt([c for _i, c in crops])
+            for (i, _c), text, score in zip(crops, out.txts or (), out.scores or (), strict=False):
+                readings[i] = (str(text), float(score))
         boxes = []
-        for (quad, _c), text, score in zip(keep, out.txts or (), out.scores or (), strict=False):
-            if str(text).strip() and float(score) >= TEXT_SCORE:
-                boxes.append(OcrBox(simplified(str(text)), float(score), _bbox(quad)))
+        for i in sorted(readings):
+            text, score = readings[i]
+            if text.strip() and score >= TEXT_SCORE:
+                boxes.append(OcrBox(simplified(text), score, _bbox(quads[i])))
         return tuple(boxes)
 
     def _coarse_engine(self, attr: str, side: int) -> Any:
