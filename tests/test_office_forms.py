@@ -295,6 +295,35 @@ def test_a_signature_is_seen_and_its_absence_too() -> None:
     assert unsigned is not None and unsigned.value == "否"
 
 
+def test_a_thin_scribble_is_a_sure_signature_and_as_much_scattered_ink_is_not() -> None:
+    """A scribble drawn with a thin pen in the wide space after 签字 leaves under twice the least ink a
+    signature leaves (seed 52525: 0.84, to review); one long stroke makes it sure.  The same amount of ink
+    as separate specks (dust, a dirty copy) stays for a person to look at."""
+    import numpy as np
+    from PIL import ImageDraw
+
+    from pipeline.extract.marks import INK_MIN_SHARE, signature_field
+
+    label = _item("法定代表人签字：", 100, 200, 420, 240)  # one line, 40 px high
+    scribbled = Image.new("RGB", (1000, 400), "white")
+    ImageDraw.Draw(scribbled).line(
+        [(440, 200), (470, 235), (500, 195), (540, 230), (600, 215)], fill=(90, 90, 90), width=2
+    )
+    signed = signature_field(scribbled, [label], "form.jpg", 1)
+    assert signed is not None and signed.evidence.bbox is not None
+    x0, y0, x1, y1 = (int(v) for v in signed.evidence.bbox)
+    ink = int((np.asarray(scribbled.convert("L"))[y0:y1, x0:x1] < 140).sum())
+    assert INK_MIN_SHARE <= ink / ((x1 - x0) * (y1 - y0)) < 2 * INK_MIN_SHARE  # the unsure band
+    assert signed.value == "是" and signed.confidence >= 0.95
+    specks = Image.new("RGB", (1000, 400), "white")
+    arr = np.asarray(specks).copy()
+    spots = [(y, x) for y in range(y0 + 5, y1 - 5, 12) for x in range(x0 + 5, x1 - 5, 12)][: (ink + 3) // 4]
+    for y, x in spots:
+        arr[y : y + 2, x : x + 2] = 60
+    scattered = signature_field(Image.fromarray(arr), [label], "form.jpg", 1)
+    assert scattered is not None and scattered.value == "是" and scattered.confidence < 0.9
+
+
 def test_a_name_the_csr_spells_the_same_way_is_no_doubt() -> None:
     from pipeline.extract import corroborated
 
@@ -517,3 +546,35 @@ def test_a_tick_typed_for_the_box_beside_a_faint_empty_box_is_sure() -> None:
     )
     category = result.fields["category"]
     assert category.value == "新办" and category.confidence >= 0.9
+
+
+TICK_THREE_WITNESSES = REPO_ROOT / "tests" / "data" / "tick-box-glyph-and-slot-agree-300dpi.jpg"  # seed 52525
+
+
+@pytest.mark.slow
+def test_a_tick_the_box_the_glyph_and_the_slot_all_show_is_sure() -> None:
+    """☑新办 at 300 dpi: the box contours pick 新办 at 0.89 (brackets of the 序号 blanks look like boxes), the
+    OCR reads ☑新办 at 0.88 and the ink at 新办's slot is 0.99 — three witnesses that agree.  Before, the
+    slot was heard only when the OCR's tick disagreed, the case stayed at 0.89 and went to review."""
+    from pipeline.extract import read_document
+    from pipeline.extract.checkbox import slot_ticks, ticked_options
+    from pipeline.extract.forms import category_from_text
+
+    data = TICK_THREE_WITNESSES.read_bytes()
+    doc = read_document(TICK_THREE_WITNESSES.name, sha256_bytes(data), data, get_engine, [])
+    profile = load_profiles(REPO_ROOT / "forms")["hangzhou-eport"]
+    fx = read_cells([build_page(n, doc.cells[n], doc.items) for n in sorted(doc.cells)], profile, "f.jpg", True)
+    assert fx is not None and fx.category_box is not None
+    img = doc.page_images[fx.category_texts[0].page]
+    options = profile.category_options
+    boxes = ticked_options(img, fx.category_box, fx.category_texts, options)
+    slots = slot_ticks(img, fx.category_texts, options)
+    assert boxes is not None and boxes[0] == ["新办"] and boxes[2] < 0.9  # the contours alone are unsure
+    assert slots is not None and slots[0] == ["新办"] and category_from_text(fx.category_texts, options) == ["新办"]
+    _profile, result, _docs = extract_case(
+        [(TICK_THREE_WITNESSES.name, sha256_bytes(data), data)],
+        load_profiles(REPO_ROOT / "forms"),
+        "hangzhou-eport",
+        get_engine,
+    )
+    assert result.fields["category"].value == "新办" and result.fields["category"].confidence >= 0.9
