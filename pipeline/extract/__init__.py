@@ -527,10 +527,11 @@ def _category(doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile) -> 
                 conf = min(conf, 0.5)
             elif not ticked and glyphs and len(glyphs) == 1:
                 return Field(glyphs[0], glyph_conf, evidence)
-            elif len(ticked) == 1 and glyphs == ticked:  # the pixels and the tick the OCR read agree
-                conf = max(conf, glyph_conf)
-            elif len(ticked) == 1 and slots is not None and slots[0] == ticked:
-                conf = max(conf, min(slots[1], 0.95))  # the squares and the ink at the slots agree
+            elif len(ticked) == 1:  # each witness that agrees with the box contours vouches for them
+                if glyphs == ticked:  # the tick the OCR read
+                    conf = max(conf, glyph_conf)
+                if slots is not None and slots[0] == ticked:  # the ink at the option's slot
+                    conf = max(conf, min(slots[1], 0.95))
             return Field("、".join(ticked), conf if len(ticked) == 1 else min(conf, 0.5), evidence)
         if slots is not None and slots[0]:  # no clean box contour: a pen tick across the box
             ticked, conf = slots[0], min(slots[1], 0.92)
