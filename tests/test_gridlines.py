@@ -185,3 +185,4 @@ def test_a_value_wrapped_to_fill_its_cell_is_read_whole() -> None:
         "signature_present": "是",
     }
     assert {k: result.fields[k].value for k in expected if k in result.fields} == expected
+    assert "EMAIL_UNSURE" not in {f.code for f in result.findings}  # read again, the address reads the same

@@ -578,3 +578,37 @@ def test_a_tick_the_box_the_glyph_and_the_slot_all_show_is_sure() -> None:
         get_engine,
     )
     assert result.fields["category"].value == "新办" and result.fields["category"].confidence >= 0.9
+
+
+EMAIL_ONE_OR_ELL = REPO_ROOT / "tests" / "data" / "email-one-read-as-ell-300dpi.jpg"  # office renderer, seed 41415
+
+
+@pytest.mark.slow
+def test_an_email_whose_readings_differ_goes_to_a_person() -> None:
+    """``it11@dongdu.cn`` in a typewriter face reads ``itll@dongdu.cn`` at 0.99; nothing else on file prints
+    the address the certificate is sent to.  Read again with wider margins it reads otherwise: the doubt and
+    both readings go to a reviewer, and the case is not issued on the first reading."""
+    from pipeline.validate import route
+
+    data = EMAIL_ONE_OR_ELL.read_bytes()
+    profiles = load_profiles(REPO_ROOT / "forms")
+    _profile, result, _docs = extract_case(
+        [(EMAIL_ONE_OR_ELL.name, sha256_bytes(data), data)], profiles, "xiamen-eport", get_engine
+    )
+    email = result.fields["email"]
+    [doubt] = [f for f in result.findings if f.code == "EMAIL_UNSURE"]
+    assert email.confidence < profiles["xiamen-eport"].confidence_threshold
+    assert email.value in doubt.message_zh and "it1" in doubt.message_zh  # the reviewer sees the readings
+    assert doubt.field == "email" and doubt.evidence == email.evidence
+    routed, _extra = route(result.fields, result.findings, profiles["xiamen-eport"], "新办")
+    assert routed.value == "review"
+
+
+def test_only_a_reading_with_swapped_lookalikes_doubts_an_email() -> None:
+    from pipeline.extract.reread import _swapped
+
+    assert _swapped("cal8@huaxin-tech.cn", "ca18@huaxin-tech.cn")
+    assert _swapped("itll@dongdu.cn", "it1l@dongdu.cn")
+    assert not _swapped("3160633909@qq.com", "3160633909@q.com")  # a worse cut drops a character
+    assert not _swapped("admin@xinghe.com.cn", "admim@xinghe.com.cn")  # n/m are not taken for each other
+    assert not _swapped("admin@xinghe.com.cn", "admin@xinghe.com.cn")

@@ -32,6 +32,7 @@ from pipeline.extract.marks import seal_field, signature_field
 from pipeline.extract.ocr import LineRecognizer, OcrEngine, OcrPage, coarse
 from pipeline.extract.photo import prepare_photo
 from pipeline.extract.repair import repair_fields
+from pipeline.extract.reread import email_read_twice
 from pipeline.extract.textlayer import TextLayerError, docx_items, pdf_items, xlsx_items
 from pipeline.models import (
     BBox,
@@ -384,6 +385,11 @@ def extract_case(
     if form_parts:
         part, fx = form_parts[0]
         fields.update(fx.fields)
+        if "email" in fields and part.doc.text_source == TextSource.OCR:
+            page = fields["email"].evidence.page if fields["email"].evidence else None
+            image = part.doc.page_images.get(page) if page is not None else None
+            fields["email"], doubt = email_read_twice(fields["email"], part.doc.items, image, engine_factory())
+            findings.extend([doubt] if doubt else [])
         fields.update(_marks(part))
         cat = _category(part.doc, fx, profile)
         if cat is not None:

@@ -1,0 +1,89 @@
+"""A value nothing else on file vouches for is read twice.
+
+The e-mail address on the 申请表 is where the certificate and the notice are sent, and no other document
+prints it: a code has its check digit and the licence's or the ID card's copy, a name the CSR's subject.
+In a typewriter face ``1`` and ``l`` differ by a serif, and the recogniser reads one for the other at 0.99
+(``ca18`` as ``cal8``, ``it11`` as ``itll``) — while the same line cut with a little more paper around it
+reads the other way.  So the line is read again with two wider margins; a reading that differs from the
+first by such swapped characters is a doubt a person settles against the scan (``EMAIL_UNSURE``), never a
+guess between them.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from PIL import Image
+
+from pipeline.extract.cellform import pick_value
+from pipeline.extract.forms import TextItem
+from pipeline.extract.ocr import LineRecognizer, OcrEngine
+from pipeline.models import BBox, Field, Finding, warning
+
+MARGINS = (0.3, 0.45)  # of the line's height, added on every side for the readings again
+UNSURE = 0.6  # confidence of a value whose readings differ
+# characters a recogniser takes for one another in an address (lower case, as addresses are kept): a reading
+# again that differs only by such swaps is the glyph's own ambiguity; one that drops or adds characters is a
+# worse cut of the line (``qq.com`` read ``q.com`` with a wide margin), no doubt about the first reading
+CONFUSABLE = (
+    frozenset("1li|!j"),
+    frozenset("0od"),
+    frozenset("5s"),
+    frozenset("8b"),
+    frozenset("2z"),
+    frozenset("6bg"),
+    frozenset("9gq"),
+    frozenset("uv"),
+)
+
+
+def _swapped(first: str, again: str) -> bool:
+    """Whether ``again`` is ``first`` with confusable characters swapped (same length, no other change)."""
+    if len(first) != len(again) or first == again:
+        return False
+    return all(a == b or any(a in g and b in g for g in CONFUSABLE) for a, b in zip(first, again, strict=True))
+
+
+def _inside(box: BBox, area: BBox) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return area[0] <= cx <= area[2] and area[1] <= cy <= area[3]
+
+
+def _line(fld: Field, shape: str, items: list[TextItem]) -> TextItem | None:
+    """The one OCR line the value was read from (a value put together from several lines is left alone)."""
+    ev = fld.evidence
+    if ev is None or ev.bbox is None:
+        return None
+    lines = [
+        it
+        for it in items
+        if it.page == ev.page and _inside(it.bbox, ev.bbox) and pick_value(shape, it.text) == fld.value
+    ]
+    return lines[0] if len(lines) == 1 else None
+
+
+def email_read_twice(
+    fld: Field, items: list[TextItem], image: Image.Image | None, engine: OcrEngine
+) -> tuple[Field, Finding | None]:
+    """The e-mail field, and a finding when its line read again with wider margins says otherwise."""
+    line = _line(fld, "email", items)
+    if line is None or image is None or not hasattr(engine, "recognize_lines"):
+        return fld, None
+    x0, y0, x1, y1 = line.bbox
+    width, height = float(image.width), float(image.height)
+    boxes = []
+    for margin in MARGINS:
+        pad = max(4.0, margin * (y1 - y0))
+        boxes.append((max(0.0, x0 - pad), max(0.0, y0 - pad), min(width, x1 + pad), min(height, y1 + pad)))
+    again = cast(LineRecognizer, engine).recognize_lines(image, boxes)
+    others = {o for o in (pick_value("email", b.text) for b in again.boxes) if _swapped(fld.value, o)}
+    if not others:
+        return fld, None
+    second = "”/“".join(sorted(others))
+    doubt = warning(
+        "EMAIL_UNSURE",
+        "email",
+        f"电子邮箱重新识别的结果不一致（“{fld.value}” / “{second}”），请对照原件核对",
+        fld.evidence,
+    )
+    return Field(fld.value, min(fld.confidence, UNSURE), fld.evidence), doubt
