@@ -612,3 +612,29 @@ def test_only_a_reading_with_swapped_lookalikes_doubts_an_email() -> None:
     assert not _swapped("3160633909@qq.com", "3160633909@q.com")  # a worse cut drops a character
     assert not _swapped("admin@xinghe.com.cn", "admim@xinghe.com.cn")  # n/m are not taken for each other
     assert not _swapped("admin@xinghe.com.cn", "admin@xinghe.com.cn")
+
+
+def test_a_scribble_touching_the_colon_is_looked_for_where_the_label_ends() -> None:
+    """The scribble starts at 签字's colon, so the OCR line box runs on over it (and grows taller with it):
+    the signature area starts where the label's characters end — a character as wide as the page's other
+    lines say — not at the end of the swollen box (seed 96969: 0.81, to review).  The colon alone is no
+    signature."""
+    from PIL import ImageDraw
+
+    from pipeline.extract.marks import signature_field
+
+    items = [
+        _item("法定代表人/主要负责人", 173, 1771, 556, 1821),  # 40 px a character
+        _item("(或授权代理人）签字:", 568, 1765, 1125, 1823),  # the box runs on over the scribble
+        _item("申请单位（盖章）", 173, 1600, 493, 1640),
+    ]
+    page = Image.new("RGB", (1654, 2339), "white")
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((926, 1785, 930, 1789), fill=(40, 40, 40))  # the colon
+    draw.rectangle((926, 1805, 930, 1809), fill=(40, 40, 40))
+    unsigned = signature_field(page, items, "form.jpg", 1)
+    assert unsigned is not None and unsigned.value == "否"
+    draw.line([(975, 1800), (1020, 1775), (1060, 1815), (1100, 1770), (1150, 1805)], fill=(30, 30, 90), width=3)
+    signed = signature_field(page, items, "form.jpg", 1)
+    assert signed is not None and signed.evidence.bbox is not None and signed.evidence.bbox[0] < 975
+    assert signed.value == "是" and signed.confidence >= 0.95

@@ -148,6 +148,12 @@ def _stroke(crop: Image.Image, line_h: float) -> bool:
     return any(stats[i, 2] >= 2 * line_h and stats[i, 3] >= 0.5 * line_h for i in range(1, n))
 
 
+def _char_width(items: list[TextItem], page: int, default: float) -> float:
+    """The width of one character on the page: the median over its lines of four characters or more."""
+    widths = [(it.bbox[2] - it.bbox[0]) / len(it.text) for it in items if it.page == page and len(it.text) >= 4]
+    return float(np.median(widths)) if widths else default
+
+
 def signature_field(img: Image.Image, items: list[TextItem], document: str, page: int) -> Field | None:
     """Ink to the right of the 签字 label (red seal pixels are not ink).  The OCR line may run on past the
     label (``签字：许欣``): the area starts where 签字 ends inside it."""
@@ -158,9 +164,10 @@ def signature_field(img: Image.Image, items: list[TextItem], document: str, page
     text = norm_label(label.text)
     h = y1 - y0
     # where 签字 ends: proportionally inside the line box, but no further than the label's own characters
-    # reach (about one line height each), since the box may run on over a scribble touching the colon
+    # reach (about one line height each), since the box may run on over a scribble touching the colon — a
+    # scribble that also makes the box taller, so a character is no wider than the page's lines say
     proportional = x0 + (x1 - x0) * (text.index("签字") + 2) / len(text)
-    x1 = min(proportional, x0 + (label.text.index("签字") + 2) * h)
+    x1 = min(proportional, x0 + (label.text.index("签字") + 2) * min(h, _char_width(items, page, h)))
     box = (int(x1), int(max(0, y0 - h)), int(min(img.width, x1 + 12 * h)), int(min(img.height, y1 + h)))
     crop = img.convert("RGB").crop(box)
     grey = np.asarray(crop.convert("L"))
