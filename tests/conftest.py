@@ -214,3 +214,17 @@ def through_review(ctx: Context, case_id: str, verifier: str = "reg-wang", appro
         actions.verify(ctx, actions.Actor(verifier, "registrar"), case_id, "核对原件无误")
     actions.approve(ctx, actions.Actor(approver, "approver"), case_id, "同意")
     return process_case(ctx, case_id)
+
+
+def extract_file(path: Path, office: str = "xiamen-eport"):  # type: ignore[no-untyped-def]
+    """One committed scan read on its own with real OCR: the extraction (fields and findings)."""
+    from pipeline.extract import extract_case
+    from pipeline.extract.ocr import get_engine
+    from pipeline.profiles import load_profiles
+    from pipeline.store import sha256_bytes
+
+    data = path.read_bytes()
+    _profile, result, _docs = extract_case(
+        [(path.name, sha256_bytes(data), data)], load_profiles(REPO / "forms"), office, get_engine
+    )
+    return result

@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SAMPLES, truth
+from conftest import REPO, SAMPLES, extract_file, truth
 from PIL import Image
 
 from pipeline.extract import extract_case, images
 from pipeline.extract.gridlines import text_lines
 from pipeline.extract.ocr import get_engine
 from pipeline.profiles import load_profiles
-from pipeline.store import sha256_bytes
 
 FORM_SCANS = [
     SAMPLES / "xiamen-new-scan" / "申请表.jpg",
@@ -158,13 +157,7 @@ def test_a_value_wrapped_to_fill_its_cell_is_read_whole() -> None:
     """At 150 dpi the name wraps over both lines of its cell and the strokes of 建 over 股 join from rule to
     rule; before, that run was a rule, split the value cell, and the name was read as 厦门市远海建术研究发展股
     at 0.9996 — a sure, wrong value.  Every field of the page is read as typed."""
-    data = VALUE_FILLS_CELL.read_bytes()
-    _profile, result, _docs = extract_case(
-        [(VALUE_FILLS_CELL.name, sha256_bytes(data), data)],
-        load_profiles(REPO / "forms"),
-        "xiamen-eport",
-        get_engine,
-    )
+    result = extract_file(VALUE_FILLS_CELL)
     expected = {
         "category": "新办",
         "applicant_name": "厦门市远海建发信息安全技术研究发展股份有限公司",

@@ -13,7 +13,7 @@ import io
 import json
 
 import pytest
-from conftest import OFFICE_SAMPLES
+from conftest import OFFICE_SAMPLES, extract_file
 from PIL import Image
 
 from pipeline.config import REPO_ROOT
@@ -491,14 +491,7 @@ def test_a_tick_written_before_its_empty_box_is_read_surely_where_ocr_and_pixels
     assert any("√" in it.text for it in items)
     assert beside_tick(img, items, options, "新办", cell)
     assert not beside_tick(img, items, options, "注销", cell)  # nothing written before the 注销 box
-    data = TICK_BESIDE.read_bytes()
-    _profile, result, _docs = extract_case(
-        [(TICK_BESIDE.name, sha256_bytes(data), data)],
-        load_profiles(REPO_ROOT / "forms"),
-        "xiamen-eport",
-        get_engine,
-    )
-    category = result.fields["category"]
+    category = extract_file(TICK_BESIDE).fields["category"]
     assert category.value == "新办" and category.confidence >= 0.9
 
 
@@ -541,10 +534,7 @@ def test_a_tick_typed_for_the_box_beside_a_faint_empty_box_is_sure() -> None:
     faint = _pair_by_slot(find_boxes(img, fx.category_box, text_h, faint=True), items, options)
     assert faint is not None and faint["新办"] is None  # the √ took its place
     assert faint["注销"] is not None and not faint["注销"].ticked
-    _profile, result, _docs = extract_case(
-        [(TICK_FOR_BOX.name, sha256_bytes(data), data)], load_profiles(REPO_ROOT / "forms"), "xiamen-eport", get_engine
-    )
-    category = result.fields["category"]
+    category = extract_file(TICK_FOR_BOX).fields["category"]
     assert category.value == "新办" and category.confidence >= 0.9
 
 
@@ -571,12 +561,7 @@ def test_a_tick_the_box_the_glyph_and_the_slot_all_show_is_sure() -> None:
     slots = slot_ticks(img, fx.category_texts, options)
     assert boxes is not None and boxes[0] == ["新办"] and boxes[2] < 0.9  # the contours alone are unsure
     assert slots is not None and slots[0] == ["新办"] and category_from_text(fx.category_texts, options) == ["新办"]
-    _profile, result, _docs = extract_case(
-        [(TICK_THREE_WITNESSES.name, sha256_bytes(data), data)],
-        load_profiles(REPO_ROOT / "forms"),
-        "hangzhou-eport",
-        get_engine,
-    )
+    result = extract_file(TICK_THREE_WITNESSES, "hangzhou-eport")
     assert result.fields["category"].value == "新办" and result.fields["category"].confidence >= 0.9
 
 
@@ -590,11 +575,8 @@ def test_an_email_whose_readings_differ_goes_to_a_person() -> None:
     both readings go to a reviewer, and the case is not issued on the first reading."""
     from pipeline.validate import route
 
-    data = EMAIL_ONE_OR_ELL.read_bytes()
     profiles = load_profiles(REPO_ROOT / "forms")
-    _profile, result, _docs = extract_case(
-        [(EMAIL_ONE_OR_ELL.name, sha256_bytes(data), data)], profiles, "xiamen-eport", get_engine
-    )
+    result = extract_file(EMAIL_ONE_OR_ELL)
     email = result.fields["email"]
     [doubt] = [f for f in result.findings if f.code == "EMAIL_UNSURE"]
     assert email.confidence < profiles["xiamen-eport"].confidence_threshold
