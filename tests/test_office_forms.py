@@ -620,3 +620,23 @@ def test_a_scribble_touching_the_colon_is_looked_for_where_the_label_ends() -> N
     signed = signature_field(page, items, "form.jpg", 1)
     assert signed is not None and signed.evidence.bbox is not None and signed.evidence.bbox[0] < 975
     assert signed.value == "是" and signed.confidence >= 0.95
+
+
+def test_an_engine_that_reads_no_given_lines_leaves_the_email_as_read() -> None:
+    """paddleocr (behind the process-wide limit, which always offers recognize_lines) reads whole pages only."""
+    from pipeline.extract.ocr import LimitedEngine
+    from pipeline.extract.reread import email_read_twice
+    from pipeline.models import Evidence
+
+    class PagesOnly:
+        name = "pages-only"
+
+        def recognize(self, image):  # type: ignore[no-untyped-def]
+            raise AssertionError("not asked")
+
+    import threading
+
+    read = Field("it11@dongdu.cn", 0.99, Evidence("form.jpg", 1, (0.0, 0.0, 200.0, 40.0)))
+    items = [_item("it11@dongdu.cn", 2, 2, 198, 38)]
+    engine = LimitedEngine(PagesOnly(), threading.BoundedSemaphore(1))  # type: ignore[arg-type]
+    assert email_read_twice(read, items, Image.new("RGB", (300, 100), "white"), engine) == (read, None)

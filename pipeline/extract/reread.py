@@ -67,7 +67,8 @@ def email_read_twice(
 ) -> tuple[Field, Finding | None]:
     """The e-mail field, and a finding when its line read again with wider margins says otherwise."""
     line = _line(fld, "email", items)
-    if line is None or image is None or not hasattr(engine, "recognize_lines"):
+    reads_lines = bool(getattr(engine, "reads_lines", hasattr(engine, "recognize_lines")))  # paddle: no
+    if line is None or image is None or not reads_lines:
         return fld, None
     x0, y0, x1, y1 = line.bbox
     width, height = float(image.width), float(image.height)
