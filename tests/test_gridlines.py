@@ -112,6 +112,23 @@ def test_a_faint_rule_that_binarises_into_dashes_still_closes_its_cells() -> Non
     assert ruled is not None and len(ruled.cells) == 18  # 6 rows x 3 columns: the faint rule splits every row
 
 
+def test_a_rule_broken_into_dashes_in_one_row_still_splits_that_row() -> None:
+    """A rule as grey as the page's ink threshold (seed 13131's stack): within one row it binarises into
+    dashes with gaps of four pixels, and a strict search loses that stretch whole, so the row's two cells
+    become one.  A laxer search continues the rule found in the other rows, in its column and as thin."""
+    import numpy as np
+
+    from pipeline.extract.gridlines import analyse
+
+    arr = np.asarray(_ruled_page()).copy()
+    top, row = 300, 90
+    for y in range(top + 2 * row + 2, top + 3 * row):  # the third row: 3 px of rule, 4 px of paper
+        if (y - top) % 7 >= 3:
+            arr[y, 1000:1002] = 255
+    ruled = analyse(Image.fromarray(arr))
+    assert ruled is not None and len(ruled.cells) == 18  # 6 rows x 3 columns
+
+
 def test_strokes_stacked_on_a_rule_are_no_rule_and_a_rule_prolonged_by_text_is_cut_at_the_table() -> None:
     import numpy as np
 

@@ -38,10 +38,10 @@ class RuledPage:
     unit: int  # about half a character's height, px
 
 
-def _rules(binary: np.ndarray, length: int, axis: int) -> tuple[np.ndarray, int]:
+def _rules(binary: np.ndarray, length: int, axis: int, gap: int = 3) -> tuple[np.ndarray, int]:
     """Mask of the ruling lines along ``axis`` (1: horizontal) at least ``length`` long, and their count."""
     size = (length, 1) if axis == 1 else (1, length)
-    across, along = ((1, 3), (3, 1)) if axis == 1 else ((3, 1), (1, 3))  # kernel sizes are (width, height)
+    across, along = ((1, 3), (gap, 1)) if axis == 1 else ((3, 1), (1, gap))  # kernel sizes are (width, height)
     # a faint grey rule binarises into dashes that alternate between its two pixel rows (columns): join them
     # across the rule and over one-pixel breaks along it before the opening asks for an unbroken run
     joined = cv2.dilate(binary, cv2.getStructuringElement(cv2.MORPH_RECT, across))
@@ -50,6 +50,26 @@ def _rules(binary: np.ndarray, length: int, axis: int) -> tuple[np.ndarray, int]
     profile = (mask > 0).any(axis=axis)
     count = int(np.count_nonzero(np.diff(profile.astype(np.int8)) == 1))
     return mask, count
+
+
+def _faint_continued(vert: np.ndarray, lenient: np.ndarray) -> np.ndarray:
+    """The vertical rules, with the stretches of them that only a laxer search finds: a rule as grey as the
+    page's ink threshold binarises into dashes with gaps of several pixels, and between two horizontal rules
+    it can be lost whole (seed 13131's stack: two label cells ran into their values).  A stretch the laxer
+    search adds is kept only in a column that holds a rule found the strict way, and only as thin as such
+    a rule; the laxer search alone also joins stroke fragments of 150-dpi text into runs."""
+    n, _labels, stats, _ = cv2.connectedComponentsWithStats(vert, connectivity=8)
+    if n <= 1:
+        return vert
+    thin = int(np.median(stats[1:, 2])) + 1
+    ruled = (vert > 0).any(axis=0).astype(np.uint8).reshape(1, -1)
+    columns = np.asarray(cv2.dilate(ruled, np.ones((1, 3), np.uint8))).reshape(-1) > 0  # and one pixel either side
+    added = np.where(columns[None, :], lenient, 0).astype(np.uint8)
+    added[vert > 0] = 0
+    m, labels, stats, _ = cv2.connectedComponentsWithStats(added, connectivity=8)
+    keep = np.zeros(m, dtype=np.uint8)
+    keep[1:] = np.where(stats[1:, 2] <= thin, 255, 0)
+    return cv2.bitwise_or(vert, keep[labels])
 
 
 def _meeting(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -223,6 +243,7 @@ def analyse(img: Image.Image) -> RuledPage | None:
     vert, found = _rules(binary, max(40, height // 40), axis=0)
     if found < MIN_V_LINES:
         return None
+    vert = _faint_continued(vert, _rules(binary, max(40, height // 40), axis=0, gap=5)[0])
     # a table's rules meet each other; a stroke of a big bold title, or an underline, meets none
     horiz, vert = _meeting(horiz, vert), _meeting(vert, horiz)
     unit = max(8, height // 120)  # about half a character's height on an A4 page
