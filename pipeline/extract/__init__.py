@@ -29,7 +29,7 @@ from pipeline.extract.forms import (
     norm_label,
 )
 from pipeline.extract.marks import seal_field, signature_field
-from pipeline.extract.ocr import LineRecognizer, OcrEngine, OcrPage, coarse
+from pipeline.extract.ocr import LineRecognizer, OcrEngine, OcrPage, coarse, reads_lines
 from pipeline.extract.photo import prepare_photo
 from pipeline.extract.repair import repair_fields
 from pipeline.extract.reread import email_read_twice
@@ -91,10 +91,6 @@ UPRIGHT = 0.9  # upright pages read 0.97–1.0 (scans and photos), upside-down o
 LINES_READ = 0.6  # share of a ruled page's line boxes the recogniser must read for the page to count as read
 
 
-def _reads_lines(engine: OcrEngine) -> bool:
-    return bool(getattr(engine, "reads_lines", hasattr(engine, "recognize_lines")))
-
-
 @dataclass
 class PageRead:
     image: Image.Image
@@ -133,7 +129,7 @@ def _read_page(engine: OcrEngine, img: Image.Image) -> tuple[PageRead, float]:
     prepared = images.prepare(img).image
     ruled_seen = False
     upright: gridlines.RuledPage | None = None  # the upright page's analysis, kept for a page without a grid
-    if _reads_lines(engine):
+    if reads_lines(engine):
         for degrees in (0, 180):
             page = _turned(img, prepared, degrees)
             ruled = gridlines.analyse(page)
@@ -151,7 +147,7 @@ def _read_page(engine: OcrEngine, img: Image.Image) -> tuple[PageRead, float]:
     # reduced copy; a ruled page that read badly gets the full-size detector
     read = _full if ruled_seen else coarse
     # the coarse read may answer with the turn its sample of lines asks for instead of reading the page
-    first = _full(engine, prepared) if ruled_seen else coarse(engine, prepared, orient=True)
+    first = read(engine, prepared) if ruled_seen else coarse(engine, prepared, orient=True)
     seconds += first.seconds
     best = None if first.turn else PageRead(prepared, first, 0, None)
     # fed sideways or upside down: the turn asked for first, then the other ways
@@ -165,7 +161,7 @@ def _read_page(engine: OcrEngine, img: Image.Image) -> tuple[PageRead, float]:
         if best is None or _page_quality(again) > _page_quality(best.result):
             best = PageRead(turned, again, degrees, None)
     assert best is not None  # the loop reads at least once when the first read answered with a turn
-    analysed = best.rotation == 0 and _reads_lines(engine)  # that page was analysed above
+    analysed = best.rotation == 0 and reads_lines(engine)  # that page was analysed above
     best.ruled = upright if analysed else gridlines.analyse(best.image)
     return best, seconds
 

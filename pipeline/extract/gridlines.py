@@ -43,7 +43,7 @@ def _rules(binary: np.ndarray, length: int, axis: int, gap: int = 3) -> tuple[np
     size = (length, 1) if axis == 1 else (1, length)
     across, along = ((1, 3), (gap, 1)) if axis == 1 else ((3, 1), (1, gap))  # kernel sizes are (width, height)
     # a faint grey rule binarises into dashes that alternate between its two pixel rows (columns): join them
-    # across the rule and over one-pixel breaks along it before the opening asks for an unbroken run
+    # across the rule and over breaks along it shorter than ``gap`` before the opening asks for an unbroken run
     joined = cv2.dilate(binary, cv2.getStructuringElement(cv2.MORPH_RECT, across))
     joined = cv2.morphologyEx(joined, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, along))
     mask = cv2.morphologyEx(joined, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, size))

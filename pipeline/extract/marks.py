@@ -137,12 +137,11 @@ STROKE_CONFIDENCE = 0.95
 STROKE_INK = 180  # a stroke is followed through its paler parts: a thin pen line greys where it thins
 
 
-def _stroke(crop: Image.Image, line_h: float) -> bool:
-    """Whether the area holds one connected written stroke at least two line heights wide and half a line
-    high (a scribbled signature).  A printed underline is flat; photocopy speckle and dust are small and
-    apart; the separate characters of a written date stay apart."""
-    grey = np.asarray(crop.convert("L"))
-    ink = ((grey < STROKE_INK) & ~red_mask(crop)).astype(np.uint8)
+def _stroke(grey: np.ndarray, red: np.ndarray, line_h: float) -> bool:
+    """Whether the area (its grey levels, its red seal pixels) holds one connected written stroke at least
+    two line heights wide and half a line high (a scribbled signature).  A printed underline is flat;
+    photocopy speckle and dust are small and apart; the separate characters of a written date stay apart."""
+    ink = ((grey < STROKE_INK) & ~red).astype(np.uint8)
     joined = cv2.dilate(ink, np.ones((3, 3), np.uint8))  # a thin line breaks at places
     n, _labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     return any(stats[i, 2] >= 2 * line_h and stats[i, 3] >= 0.5 * line_h for i in range(1, n))
@@ -170,14 +169,14 @@ def signature_field(img: Image.Image, items: list[TextItem], document: str, page
     x1 = min(proportional, x0 + (label.text.index("签字") + 2) * min(h, _char_width(items, page, h)))
     box = (int(x1), int(max(0, y0 - h)), int(min(img.width, x1 + 12 * h)), int(min(img.height, y1 + h)))
     crop = img.convert("RGB").crop(box)
-    grey = np.asarray(crop.convert("L"))
-    ink = (grey < SIGNATURE_INK) & ~red_mask(crop)
+    grey, red = np.asarray(crop.convert("L")), red_mask(crop)
+    ink = (grey < SIGNATURE_INK) & ~red
     share = float(ink.mean()) if ink.size else 0.0
     value = "是" if share >= INK_MIN_SHARE else "否"
     # sure of a signature from twice the least ink a signature leaves, or from one long written stroke: a
     # thin pen scribble in a wide space leaves little ink; fainter, thinner or scattered ink, or a small
     # name, is one a person looks at (the validator routes an unsure 是 to review)
     conf = min(0.99, 0.8 + abs(share - INK_MIN_SHARE) / INK_MIN_SHARE * 0.1)
-    if value == "是" and _stroke(crop, h):
+    if value == "是" and _stroke(grey, red, h):
         conf = max(conf, STROKE_CONFIDENCE)
     return Field(value, conf, Evidence(document, page, tuple(float(v) for v in box)))  # type: ignore[arg-type]

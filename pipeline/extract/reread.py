@@ -17,7 +17,7 @@ from PIL import Image
 
 from pipeline.extract.cellform import pick_value
 from pipeline.extract.forms import TextItem
-from pipeline.extract.ocr import LineRecognizer, OcrEngine
+from pipeline.extract.ocr import LineRecognizer, OcrEngine, reads_lines
 from pipeline.models import BBox, Field, Finding, warning
 
 MARGINS = (0.3, 0.45)  # of the line's height, added on every side for the readings again
@@ -67,8 +67,7 @@ def email_read_twice(
 ) -> tuple[Field, Finding | None]:
     """The e-mail field, and a finding when its line read again with wider margins says otherwise."""
     line = _line(fld, "email", items)
-    reads_lines = bool(getattr(engine, "reads_lines", hasattr(engine, "recognize_lines")))  # paddle: no
-    if line is None or image is None or not reads_lines:
+    if line is None or image is None or not reads_lines(engine):  # paddleocr reads whole pages only
         return fld, None
     x0, y0, x1, y1 = line.bbox
     width, height = float(image.width), float(image.height)

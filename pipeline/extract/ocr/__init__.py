@@ -56,6 +56,11 @@ def coarse(engine: OcrEngine, image: Image.Image, orient: bool = False) -> OcrPa
     return method(image, orient) if callable(method) else engine.recognize(image)
 
 
+def reads_lines(engine: OcrEngine) -> bool:
+    """Whether the engine recognises given line boxes (``LimitedEngine`` says so for the engine it wraps)."""
+    return bool(getattr(engine, "reads_lines", hasattr(engine, "recognize_lines")))
+
+
 _FACTORIES: dict[str, Callable[[dict[str, str]], OcrEngine]] = {}
 _INSTANCES: dict[str, OcrEngine] = {}
 _LOCK = threading.Lock()
