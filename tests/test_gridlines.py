@@ -58,14 +58,51 @@ def test_form_page_is_read_by_lines_only_and_every_field_matches() -> None:
     _p, result, _docs = extract_case(
         [(path.name, "sha", path.read_bytes())], profiles, "xiamen-eport", lambda: counting
     )
-    # no detector pass on the form page: its lines in one recogniser call, the e-mail's line read again
-    assert counting.lines == 2 and counting.full == 0
+    # no detector pass on the form page: its lines in two recogniser calls (a sample spread over the page,
+    # then the rest), the e-mail's line read again
+    assert counting.lines == 3 and counting.full == 0
     expected = truth("xiamen-new-scan")
     for key, value in expected.items():
         if key in result.fields:
             assert result.fields[key].value == value, key
     assert sum(1 for k in expected if k in result.fields) >= 12
     assert result.fields["signature_present"].value == "是" and result.fields["seal_present"].value == "是"
+
+
+class LineCounting(Counting):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+
+    def recognize_lines(self, image, lines):  # type: ignore[no-untyped-def]
+        self.calls.append(len(lines))
+        return super().recognize_lines(image, lines)
+
+
+@pytest.mark.slow
+def test_a_form_fed_upside_down_is_given_up_after_a_sample_of_its_lines() -> None:
+    """Read as it lies, an upside-down form reads badly: a sample of its lines says so, and the page is
+    turned without recognising the rest (before: every line, some 60, read for nothing)."""
+    import io
+
+    from pipeline.extract import LINE_SAMPLE, gridlines, images
+
+    path = SAMPLES / "xiamen-new-scan" / "申请表.jpg"
+    upright = Image.open(path).convert("RGB")
+    buf = io.BytesIO()
+    upright.rotate(180).save(buf, "JPEG", quality=92)
+    lines = gridlines.analyse(images.prepare(upright).image)
+    assert lines is not None and len(lines.lines) > 3 * LINE_SAMPLE
+    counting = LineCounting()
+    _p, result, _docs = extract_case(
+        [("scan0001.jpg", "sha", buf.getvalue())], load_profiles(REPO / "forms"), "xiamen-eport", lambda: counting
+    )
+    # upside down: the sample only; turned: the sample and the rest; then the e-mail's line
+    assert counting.calls[0] <= LINE_SAMPLE + 1 and counting.full == 0
+    assert sum(counting.calls[1:3]) >= len(lines.lines) - 2
+    expected = truth("xiamen-new-scan")
+    for key in ("applicant_name", "org_code", "legal_rep_name", "email", "common_name"):
+        assert result.fields[key].value == expected[key], key
 
 
 def _ruled_page(rule_grey: int = 0) -> Image.Image:

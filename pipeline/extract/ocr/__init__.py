@@ -29,7 +29,7 @@ class OcrPage:
     seconds: float
     engine: str
     # set only by a coarse read asked to orient itself whose sample of lines reads better turned: the page
-    # wants turning this many degrees counter-clockwise before it is read, and nothing was read (no boxes)
+    # was read turned this many degrees counter-clockwise, and the boxes lie on the page turned so
     turn: int = 0
 
 
@@ -51,7 +51,7 @@ class LineRecognizer(Protocol):
 
 def coarse(engine: OcrEngine, image: Image.Image, orient: bool = False) -> OcrPage:
     """A full read that may detect on a reduced copy (engines that offer it); a plain read otherwise.  With
-    ``orient`` such an engine may instead answer with the quarter turn the page wants (``OcrPage.turn``)."""
+    ``orient`` such an engine may read the page turned the way it asks (``OcrPage.turn``)."""
     method = getattr(engine, "recognize_coarse", None)
     return method(image, orient) if callable(method) else engine.recognize(image)
 

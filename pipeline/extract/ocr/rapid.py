@@ -47,10 +47,47 @@ def _text_region(boxes: list[BBox], size: tuple[int, int]) -> tuple[int, int, in
     return x0, y0, x1, y1
 
 
+def _turned_point(x: float, y: float, turn: int, size: tuple[int, int]) -> tuple[float, float]:
+    """Where a point of a ``size`` image lands when the image is turned ``turn`` degrees counter-clockwise
+    (a multiple of 90, expanded as Pillow's ``rotate(turn, expand=True)`` does)."""
+    w, h = size
+    if turn == 90:
+        return y, w - x
+    if turn == 180:
+        return w - x, h - y
+    if turn == 270:
+        return h - y, x
+    return x, y
+
+
+def _turned_quad(quad: Any, turn: int, size: tuple[int, int]) -> np.ndarray:
+    """A detected quadrilateral on the turned page, its corners again in RapidOCR's order (top-left first,
+    clockwise): turning keeps the clockwise order, so the corners are only rolled."""
+    points = np.array([_turned_point(float(x), float(y), turn, size) for x, y in quad], dtype=np.float32)
+    first = int(np.argmin(points.sum(axis=1)))
+    return np.roll(points, -first, axis=0)
+
+
+def _reading_order(quads: np.ndarray) -> np.ndarray:
+    """Quadrilaterals sorted as RapidOCR's detector sorts its own (rows top to bottom, left to right)."""
+    from rapidocr.ch_ppocr_det.main import TextDetector
+
+    return cast(np.ndarray, TextDetector.sorted_boxes(quads)) if len(quads) else quads
+
+
+def _turned_box(box: tuple[int, int, int, int], turn: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    (ax, ay), (bx, by) = (_turned_point(box[0], box[1], turn, size), _turned_point(box[2], box[3], turn, size))
+    return int(min(ax, bx)), int(min(ay, by)), int(max(ax, bx)), int(max(ay, by))
+
+
 def _quality(readings: Any) -> float:
     """Length-weighted recogniser score of (text, score) readings; 0 for none."""
     pairs = [(str(t), float(sc)) for t, sc in readings if str(t).strip()]
     return sum(sc * len(t) for t, sc in pairs) / max(1, sum(len(t) for t, _sc in pairs))
+
+
+def _bgr(image: Image.Image) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])  # as cv2 has it
 
 
 def _bbox(quad: Any) -> BBox:
@@ -110,7 +147,7 @@ class RapidOcrEngine:
         return self._run(self._engine, image)
 
     def _run(self, engine: Any, image: Image.Image) -> OcrPage:
-        arr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])  # BGR, as cv2 has it
+        arr = _bgr(image)
         start = time.perf_counter()
         out: Any = engine(arr, use_cls=False)  # page orientation is handled per page (extract)
         seconds = time.perf_counter() - start
@@ -132,28 +169,54 @@ class RapidOcrEngine:
 
         With ``orient``, a few short lines are read first: when they read well upright the page is read on
         (their readings kept); otherwise the lines' shape (tall: the page lies on its side) and the same
-        lines read the other way round tell which quarter turn the page wants, and that turn is answered
-        without reading the page — one read of the turned page instead of up to four."""
-        arr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
+        lines read the other way round tell which quarter turn the page wants, and the page is read turned
+        that way (``OcrPage.turn``; boxes on the turned page) from the lines already found — one detection
+        and one read instead of up to four."""
+        arr = _bgr(image)
         start = time.perf_counter()
         det: Any = self._coarse_engine("_coarse_det", COARSE_SIDE)(arr, use_det=True, use_cls=False, use_rec=False)
         quads = list(det.boxes) if getattr(det, "boxes", None) is not None else []
         region = _text_region([_bbox(q) for q in quads], image.size)
         known: dict[int, tuple[str, float]] = {}
+        turn = 0
         if orient and quads:
             turn, known = self._turn(arr, quads, region is not None)
-            if turn:
-                return OcrPage(image.width, image.height, (), time.perf_counter() - start, self.name, turn)
+        if turn:  # the page turned as it asks, and the lines found on it as it lay: no second detection
+            size = image.size
+            image = image.rotate(turn, expand=True)
+            arr = _bgr(image)
+            quads = list(_reading_order(np.array([_turned_quad(q, turn, size) for q in quads])))
+            region = None if region is None else _turned_box(region, turn, size)
         if region is None:
             boxes = self._read_quads(arr, quads, known)
-            return OcrPage(image.width, image.height, boxes, time.perf_counter() - start, self.name)
+            return OcrPage(image.width, image.height, boxes, time.perf_counter() - start, self.name, turn)
+        image, region, quads, known, flip = self._fine_region(image, region, orient and not turn)
         x0, y0 = region[0], region[1]
-        again = self._run(self._coarse_engine("_fine", FINE_SIDE), image.crop(region))
         boxes = tuple(
             OcrBox(b.text, b.score, (b.bbox[0] + x0, b.bbox[1] + y0, b.bbox[2] + x0, b.bbox[3] + y0))
-            for b in again.boxes
+            for b in self._read_quads(_bgr(image.crop(region)), quads, known)
         )
-        return OcrPage(image.width, image.height, boxes, time.perf_counter() - start, self.name)
+        return OcrPage(image.width, image.height, boxes, time.perf_counter() - start, self.name, (turn + flip) % 360)
+
+    def _fine_region(
+        self, image: Image.Image, region: tuple[int, int, int, int], orient: bool
+    ) -> tuple[Image.Image, tuple[int, int, int, int], list[Any], dict[int, tuple[str, float]], int]:
+        """The lines of a small text region, detected at up to FINE_SIDE px.  With ``orient`` a few of them
+        are read first (kept when the region stands upright), so a card copy fed upside down is turned here
+        rather than read twice; returns the page, the region and its lines as the page is to be read, the
+        readings already made and the turn made (0 or 180)."""
+        arr = _bgr(image.crop(region))
+        det: Any = self._coarse_engine("_fine", FINE_SIDE)(arr, use_det=True, use_cls=False, use_rec=False)
+        quads = list(det.boxes) if getattr(det, "boxes", None) is not None else []
+        flip, known = self._turn(arr, quads, False) if orient and quads else (0, {})
+        if flip not in (0, 180):  # the page's shape was judged on the coarse lines: only a half turn here
+            flip, known = 0, {}
+        if flip:
+            size = (region[2] - region[0], region[3] - region[1])
+            quads = list(_reading_order(np.array([_turned_quad(q, flip, size) for q in quads])))
+            region = _turned_box(region, flip, image.size)
+            image = image.rotate(flip, expand=True)
+        return image, region, quads, known, flip
 
     def _turn(self, arr: np.ndarray, quads: list[Any], region: bool) -> tuple[int, dict[int, tuple[str, float]]]:
         """The quarter turn (counter-clockwise degrees) a page wants, from a few of its lines read as they
@@ -163,7 +226,8 @@ class RapidOcrEngine:
         Lines of three to seven characters are sampled: the recogniser pads every line to seven characters'
         width, so such lines cost what they cost in the page's read.  A page whose text stands in a small
         region (an ID card copy) is read from a finer detection, where the sample is not reused: there only
-        a page on its side is turned here, and one upside down is left to the read's own check."""
+        a page on its side is turned here, and one upside down is left to the finer detection's own lines
+        (``_fine_region``)."""
         sides = [_bbox(q) for q in quads]
         tall = sum(b[3] - b[1] for b in sides if b[3] - b[1] > 1.5 * (b[2] - b[0]))
         wide = sum(b[2] - b[0] for b in sides if b[3] - b[1] <= 1.5 * (b[2] - b[0]))
