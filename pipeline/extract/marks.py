@@ -60,8 +60,8 @@ def grey_circles(img: Image.Image, grey: np.ndarray) -> list[BBox]:
     """Large circles in the lower half of a page that has no colour at all (searched on a reduced copy)."""
     import cv2
 
-    rgb = np.asarray(img.convert("RGB"))
-    spread = cv2.subtract(np.max(rgb, axis=2), np.min(rgb, axis=2))
+    r, g, b = cv2.split(np.asarray(img.convert("RGB")))
+    spread = cv2.subtract(cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b))  # numpy's max over axis 2: 0.08 s
     if float(spread.mean()) > 12:
         return []  # a colour scan without red: no seal
     top = grey.shape[0] // 2

@@ -87,7 +87,10 @@ def _quality(readings: Any) -> float:
 
 
 def _bgr(image: Image.Image) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])  # as cv2 has it
+    """The image as OpenCV (and RapidOCR) take it: BGR, contiguous."""
+    import cv2
+
+    return np.asarray(cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR))
 
 
 def _bbox(quad: Any) -> BBox:
