@@ -31,3 +31,28 @@ def test_valid_codes_untouched() -> None:
     fields, findings = repair_fields({"org_code": Field("91610000555693947R", 0.99, EV)})
     assert fields["org_code"].confidence == 0.99 and findings == []
     assert candidates("91610000555693947R", validate_uscc) == []
+
+
+def test_a_serial_read_with_a_letter_o_is_read_whole_and_repaired_for_a_person() -> None:
+    """Seed 57575: 序号：1CEBBECF6707FB0B24 read with O for the 0 in the 15th place.  The serial used to
+    end at the O — `1CEBBECF6707FB` at 0.93, sure and wrong; now the whole run is read and the O, no hex digit,
+    is the 0 it resembles, with lowered confidence and a finding (a serial has no check digit)."""
+    from pipeline.extract.forms import TextItem, old_serial
+
+    text = "√□更新(原证书[序号：1CEBBECF6707FBOB24]将在新证书生效后一个月注销）"
+    line = TextItem(text, (356, 308, 1334, 348), 0.97, 1)
+    read = old_serial([line], "scan.jpg", with_bbox=True)
+    assert read is not None and read.value == "1CEBBECF6707FBOB24"
+    fields, findings = repair_fields({"old_cert_serial": read})
+    assert fields["old_cert_serial"].value == "1CEBBECF6707FB0B24"
+    assert fields["old_cert_serial"].confidence == REPAIRED_CONFIDENCE
+    assert [f.code for f in findings] == ["OCR_REPAIRED"] and "O→0（第 15 位）" in findings[0].message_zh
+    # a letter no hex digit resembles is left as read (validation then finds no such certificate)
+    odd, none = repair_fields({"old_cert_serial": Field("1CEBKECF", 0.97, EV)})
+    assert odd["old_cert_serial"].value == "1CEBKECF" and none == []
+    # typed: what the applicant wrote
+    typed_line = TextItem("更新(原证书[序号：1CEBOECF]）", (0, 0, 1, 1), 1.0, 1)
+    typed = old_serial([typed_line], "申请表.docx", with_bbox=False)
+    assert typed is not None
+    kept, none = repair_fields({"old_cert_serial": typed})
+    assert kept["old_cert_serial"].value == "1CEBOECF" and none == []

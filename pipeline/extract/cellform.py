@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from pipeline.extract.cells import Cell, PageCells, below, reading_order, right_of, same_band
-from pipeline.extract.forms import FormExtraction, TextItem, clean_value, norm_label, shape_ok
+from pipeline.extract.forms import FormExtraction, TextItem, clean_value, norm_label, old_serial, shape_ok, union
 from pipeline.models import BBox, Evidence, Field
 from pipeline.profiles import FieldSpec, OfficeProfile
 
@@ -192,7 +192,9 @@ def read_cells(pages: list[PageCells], profile: OfficeProfile, document: str, wi
         elif value is not None:
             missing[spec.key] = (cell.page, value)
     cat_box, cat_items = _category_cell(profile, label_cells, matches, cells)
-    _old_serial(fields, cat_items, document)
+    serial = old_serial(cat_items, document, with_bbox) if "old_cert_serial" not in fields else None
+    if serial is not None:
+        fields["old_cert_serial"] = serial
     return FormExtraction(fields, len(label_cells), cat_box, cat_items, missing)
 
 
@@ -266,7 +268,7 @@ def _value(
         return None  # only the printed hint (注销业务此项可不填): left blank on purpose
     value = pick_value(spec.shape, "".join(it.text for it in lines))
     conf = min(it.score for it in lines)
-    bbox = _union([it.bbox for it in lines]) if with_bbox else None
+    bbox = union([it.bbox for it in lines]) if with_bbox else None
     return _field(spec, value, conf, target.page, bbox, document)
 
 
@@ -276,10 +278,6 @@ def _field(spec: FieldSpec, value: str, conf: float, page: int, bbox: BBox | Non
     if not shape_ok(spec.shape, value):
         conf = min(conf, 0.5)
     return Field(value, conf, Evidence(document, page, bbox))
-
-
-def _union(boxes: list[BBox]) -> BBox:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def _category_cell(
@@ -297,17 +295,3 @@ def _category_cell(
     if options is None or not options.lines:
         return None, []
     return options.bbox, list(options.lines)
-
-
-SERIAL = re.compile(r"序号[:：]?\s*([0-9A-Fa-f]{6,40})")
-
-
-def _old_serial(fields: dict[str, Field], items: list[TextItem], document: str) -> None:
-    if "old_cert_serial" in fields or not items:
-        return
-    text = "".join(unicodedata.normalize("NFKC", it.text) for it in items).replace(" ", "")
-    m = SERIAL.search(text)
-    if m:
-        fields["old_cert_serial"] = Field(
-            m.group(1).upper(), min(it.score for it in items), Evidence(document, items[0].page, None)
-        )

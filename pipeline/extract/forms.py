@@ -125,8 +125,8 @@ def clean_value(shape: str, text: str) -> str:
         return re.sub(r"\s", "", m.group(0)) if m else t
     if shape == "text":  # Chinese text has no spaces: one the OCR reads beside a character (11 层) is not there
         return re.sub(r"(?<=[\u3000-\u9fff\uff00-\uffef])\s+|\s+(?=[\u3000-\u9fff\uff00-\uffef])", "", t)
-    if shape == "serial":
-        return re.sub(r"[^0-9A-Fa-f]", "", t).upper()
+    if shape == "serial":  # letters that are no hex digit stay: the repair step reads them as the digit they resemble
+        return re.sub(r"[^0-9A-Za-z]", "", t).upper()
     return t
 
 
@@ -284,6 +284,22 @@ def _value_below(
     return None
 
 
+# the old certificate's 序号 written into the 申请类别 option (更新/注销): its run of letters and digits, so
+# that a 0 read as O is not where the serial ends (the repair step turns such letters into hex digits)
+SERIAL = re.compile(r"序号[:：]?\s*([0-9A-Za-z]{6,40})")
+
+
+def old_serial(items: list[TextItem], document: str, with_bbox: bool) -> Field | None:
+    """The 序号 of the old certificate in the category option's text, or None."""
+    if not items:
+        return None
+    m = SERIAL.search("".join(unicodedata.normalize("NFKC", it.text) for it in items).replace(" ", ""))
+    if m is None:
+        return None
+    bbox = union([it.bbox for it in items]) if with_bbox else None
+    return Field(m.group(1).upper(), min(it.score for it in items), Evidence(document, items[0].page, bbox))
+
+
 def extract_form(
     items: list[TextItem], profile: OfficeProfile, document: str, with_bbox: bool = True
 ) -> FormExtraction:
@@ -303,11 +319,9 @@ def extract_form(
             cat_items.insert(
                 0, TextItem(cat_hit.rest, cat_hit.rest_box or cat_hit.item.bbox, cat_hit.item.score, cat_hit.item.page)
             )
-        serial = re.search(r"序号[:：]?\s*([0-9A-Fa-f]{6,40})", "".join(it.text for it in cat_items))
-        if serial and "old_cert_serial" not in fields:
-            fields["old_cert_serial"] = Field(
-                serial.group(1).upper(), min(it.score for it in cat_items), Evidence(document, cat_hit.item.page, None)
-            )
+        serial = old_serial(cat_items, document, with_bbox)
+        if serial is not None and "old_cert_serial" not in fields:
+            fields["old_cert_serial"] = serial
         if cat_items:
             _x0, y0, x1, y1 = union([it.bbox for it in cat_items])
             lb = cat_hit.label_box

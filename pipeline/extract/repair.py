@@ -53,10 +53,41 @@ CHECKS: dict[str, tuple[Callable[[str], object], str]] = {
 }
 
 
+# a certificate serial is hexadecimal: a letter that is no hex digit was read off the digit it resembles
+HEX_LOOKALIKES = {"O": "0", "Q": "0", "I": "1", "L": "1", "S": "5", "Z": "2", "G": "6"}
+SERIALS = {"old_cert_serial": "原证书序号"}
+
+
+def _repair_serials(fields: dict[str, Field], out: dict[str, Field], findings: list[Finding]) -> None:
+    """An OCR'd serial holding letters that are no hex digit: each turned into the digit it resembles (O→0,
+    I/L→1, …) with lowered confidence and a finding — a serial has no check digit, so a person confirms it
+    (or the certificate file and the office's register do).  Letters with no such digit are left as read."""
+    for key, label in SERIALS.items():
+        f = fields.get(key)
+        if f is None or f.evidence is None or f.evidence.bbox is None:
+            continue
+        value = f.value.upper()
+        odd = [(i, ch) for i, ch in enumerate(value) if ch not in "0123456789ABCDEF"]
+        if not odd or any(ch not in HEX_LOOKALIKES for _i, ch in odd):
+            continue
+        repaired = "".join(HEX_LOOKALIKES.get(ch, ch) for ch in value)
+        changed = "、".join(f"{ch}→{HEX_LOOKALIKES[ch]}（第 {i + 1} 位）" for i, ch in odd)
+        out[key] = Field(repaired, min(f.confidence, REPAIRED_CONFIDENCE), f.evidence)
+        findings.append(
+            warning(
+                "OCR_REPAIRED",
+                key,
+                f"{label}识别结果 {f.value} 含非十六进制字符，按常见识别混淆修正为 {repaired}（{changed}），请核对原件",
+                f.evidence,
+            )
+        )
+
+
 def repair_fields(fields: dict[str, Field]) -> tuple[dict[str, Field], list[Finding]]:
     """Repair OCR'd codes (fields with a bbox came from a scan) that fail their check."""
     out = dict(fields)
     findings: list[Finding] = []
+    _repair_serials(fields, out, findings)
     for key, (check, label) in CHECKS.items():
         f = fields.get(key)
         if f is None or f.evidence is None or f.evidence.bbox is None or len(f.value) != 18:
