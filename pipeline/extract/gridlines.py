@@ -154,6 +154,12 @@ def _bridge(mask: np.ndarray, gap: int, axis: int) -> np.ndarray:
     return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, size))
 
 
+def _closed(horiz: np.ndarray, vert: np.ndarray, unit: int) -> np.ndarray:
+    """The rules with their short breaks closed and thickened: the walls the cells are the rooms of."""
+    closed = cv2.bitwise_or(_bridge(horiz, 2 * unit, axis=1), _bridge(vert, 2 * unit, axis=0))
+    return np.asarray(cv2.dilate(closed, np.ones((5, 5), np.uint8)))
+
+
 def _cells(grid: np.ndarray, unit: int) -> list[BBox]:
     """Regions enclosed by the rules: connected components of the non-rule pixels not touching the edge."""
     height, width = grid.shape
@@ -241,23 +247,27 @@ def analyse(img: Image.Image) -> RuledPage | None:
     if found < MIN_H_LINES:
         return None  # too few long rules for a table (most copies of a licence, ID card or certificate)
     vert, found = _rules(binary, max(40, height // 40), axis=0)
-    if found < MIN_V_LINES or _count(_meeting(horiz, vert), axis=1) < MIN_H_LINES:
-        # the long strokes of a licence's or ID card's print and frame meet too few vertical runs for a
-        # table: decided before the costlier passes below (about 0.08 s a page).  The laxer search only
-        # continues rules in columns that already hold one, so it rarely makes a horizontal rule meet one.
+    if found < MIN_V_LINES:
+        return None
+    # decided before the costlier passes below (0.08–0.1 s a page): the long strokes of an ID card's or an
+    # invoice's print meet too few vertical runs for a table, and a licence's or certificate's frame (with a
+    # QR code's box) meets its sides but encloses one or two regions, not a table's cells.  The laxer search
+    # only continues rules in columns that already hold one: it rarely adds a meeting, and a cell or two at
+    # most — hence half of MIN_CELLS here
+    met = _meeting(horiz, vert)
+    unit = max(8, height // 120)  # about half a character's height on an A4 page
+    if _count(met, axis=1) < MIN_H_LINES or len(_cells(_closed(met, _meeting(vert, met), unit), unit)) < MIN_CELLS // 2:
         return None
     vert = _faint_continued(vert, _rules(binary, max(40, height // 40), axis=0, gap=5)[0])
     # a table's rules meet each other; a stroke of a big bold title, or an underline, meets none
     horiz, vert = _meeting(horiz, vert), _meeting(vert, horiz)
-    unit = max(8, height // 120)  # about half a character's height on an A4 page
     vert = _written(_spanning(vert, horiz, max(6, unit // 2)), horiz, binary, unit)
     n_h, n_v = _count(horiz, axis=1), _count(vert, axis=0)
     if n_h < MIN_H_LINES or n_v < MIN_V_LINES:
         return None
     grid = cv2.dilate(cv2.bitwise_or(horiz, vert), np.ones((5, 5), np.uint8))
     text = cv2.bitwise_and(binary, cv2.bitwise_not(grid))
-    closed = cv2.bitwise_or(_bridge(horiz, 2 * unit, axis=1), _bridge(vert, 2 * unit, axis=0))
-    cells = _cells(cv2.dilate(closed, np.ones((5, 5), np.uint8)), unit)
+    cells = _cells(_closed(horiz, vert, unit), unit)
     if len(cells) < MIN_CELLS:
         return None
     return RuledPage(_line_boxes(text, grid, unit), cells, unit)
