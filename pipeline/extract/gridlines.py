@@ -256,7 +256,9 @@ def analyse(img: Image.Image) -> RuledPage | None:
     # most — hence half of MIN_CELLS here
     met = _meeting(horiz, vert)
     unit = max(8, height // 120)  # about half a character's height on an A4 page
-    if _count(met, axis=1) < MIN_H_LINES or len(_cells(_closed(met, _meeting(vert, met), unit), unit)) < MIN_CELLS // 2:
+    if _count(met, axis=1) < MIN_H_LINES:
+        return None
+    if len(_cells(_closed(met, _meeting(vert, met), unit), unit)) < MIN_CELLS // 2:
         return None
     vert = _faint_continued(vert, _rules(binary, max(40, height // 40), axis=0, gap=5)[0])
     # a table's rules meet each other; a stroke of a big bold title, or an underline, meets none

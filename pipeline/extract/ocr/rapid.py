@@ -60,19 +60,17 @@ def _turned_point(x: float, y: float, turn: int, size: tuple[int, int]) -> tuple
     return x, y
 
 
-def _turned_quad(quad: Any, turn: int, size: tuple[int, int]) -> np.ndarray:
-    """A detected quadrilateral on the turned page, its corners again in RapidOCR's order (top-left first,
-    clockwise): turning keeps the clockwise order, so the corners are only rolled."""
-    points = np.array([_turned_point(float(x), float(y), turn, size) for x, y in quad], dtype=np.float32)
-    first = int(np.argmin(points.sum(axis=1)))
-    return np.roll(points, -first, axis=0)
-
-
-def _reading_order(quads: np.ndarray) -> np.ndarray:
-    """Quadrilaterals sorted as RapidOCR's detector sorts its own (rows top to bottom, left to right)."""
+def _turned_lines(quads: list[Any], turn: int, size: tuple[int, int]) -> list[Any]:
+    """Detected quadrilaterals as they lie on the page turned ``turn`` degrees: corners again in RapidOCR's
+    order (top-left first, clockwise — turning keeps the clockwise order, so they are only rolled), and the
+    lines sorted as its detector sorts its own (rows top to bottom, left to right)."""
     from rapidocr.ch_ppocr_det.main import TextDetector
 
-    return cast(np.ndarray, TextDetector.sorted_boxes(quads)) if len(quads) else quads
+    turned = []
+    for quad in quads:
+        points = np.array([_turned_point(float(x), float(y), turn, size) for x, y in quad], dtype=np.float32)
+        turned.append(np.roll(points, -int(np.argmin(points.sum(axis=1))), axis=0))
+    return list(TextDetector.sorted_boxes(np.array(turned))) if turned else []
 
 
 def _turned_box(box: tuple[int, int, int, int], turn: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -187,27 +185,26 @@ class RapidOcrEngine:
         if turn:  # the page turned as it asks, and the lines found on it as it lay: no second detection
             size = image.size
             image = image.rotate(turn, expand=True)
-            arr = _bgr(image)
-            quads = list(_reading_order(np.array([_turned_quad(q, turn, size) for q in quads])))
+            quads = _turned_lines(quads, turn, size)
             region = None if region is None else _turned_box(region, turn, size)
         if region is None:
-            boxes = self._read_quads(arr, quads, known)
+            boxes = self._read_quads(_bgr(image) if turn else arr, quads, known)
             return OcrPage(image.width, image.height, boxes, time.perf_counter() - start, self.name, turn)
-        image, region, quads, known, flip = self._fine_region(image, region, orient and not turn)
+        image, region, arr, quads, known, flip = self._fine_region(image, region, orient and not turn)
         x0, y0 = region[0], region[1]
         boxes = tuple(
             OcrBox(b.text, b.score, (b.bbox[0] + x0, b.bbox[1] + y0, b.bbox[2] + x0, b.bbox[3] + y0))
-            for b in self._read_quads(_bgr(image.crop(region)), quads, known)
+            for b in self._read_quads(arr, quads, known)
         )
         return OcrPage(image.width, image.height, boxes, time.perf_counter() - start, self.name, (turn + flip) % 360)
 
     def _fine_region(
         self, image: Image.Image, region: tuple[int, int, int, int], orient: bool
-    ) -> tuple[Image.Image, tuple[int, int, int, int], list[Any], dict[int, tuple[str, float]], int]:
+    ) -> tuple[Image.Image, tuple[int, int, int, int], np.ndarray, list[Any], dict[int, tuple[str, float]], int]:
         """The lines of a small text region, detected at up to FINE_SIDE px.  With ``orient`` a few of them
         are read first (kept when the region stands upright), so a card copy fed upside down is turned here
-        rather than read twice; returns the page, the region and its lines as the page is to be read, the
-        readings already made and the turn made (0 or 180)."""
+        rather than read twice; returns the page, the region, its pixels and its lines as the page is to be
+        read, the readings already made and the turn made (0 or 180)."""
         arr = _bgr(image.crop(region))
         det: Any = self._coarse_engine("_fine", FINE_SIDE)(arr, use_det=True, use_cls=False, use_rec=False)
         quads = list(det.boxes) if getattr(det, "boxes", None) is not None else []
@@ -215,11 +212,11 @@ class RapidOcrEngine:
         if flip not in (0, 180):  # the page's shape was judged on the coarse lines: only a half turn here
             flip, known = 0, {}
         if flip:
-            size = (region[2] - region[0], region[3] - region[1])
-            quads = list(_reading_order(np.array([_turned_quad(q, flip, size) for q in quads])))
+            quads = _turned_lines(quads, flip, (arr.shape[1], arr.shape[0]))
             region = _turned_box(region, flip, image.size)
             image = image.rotate(flip, expand=True)
-        return image, region, quads, known, flip
+            arr = np.ascontiguousarray(arr[::-1, ::-1])  # the region turned half round is the turned page's
+        return image, region, arr, quads, known, flip
 
     def _turn(self, arr: np.ndarray, quads: list[Any], region: bool) -> tuple[int, dict[int, tuple[str, float]]]:
         """The quarter turn (counter-clockwise degrees) a page wants, from a few of its lines read as they
