@@ -464,6 +464,28 @@ def test_a_value_wraps_under_a_label_box_that_holds_its_first_line_and_a_photo_l
     assert got["license.address"].value == "厦门市湖里区环岛东路77号17层04单元"
 
 
+def test_a_short_id_name_whose_box_overlaps_the_padded_label_box_is_the_name() -> None:
+    """Seed 79797 (untuned), a 150-dpi ID copy: the detector's box around 姓名 runs 22 px into the box of a
+    two-character name printed close to it; the name was dropped (centre half a pixel short of the margin)."""
+    from pipeline.extract.forms import extract_labeled
+
+    others = ATTACHMENTS.stop_labels + tuple(a for g in ATTACHMENTS.by_kind.values() for f in g for a in f.labels)
+    card = [
+        _row_item("姓名", (509, 270, 608, 309)),
+        _row_item("吕航", (586, 266, 668, 313)),
+        _row_item("性别", (509, 327, 572, 366)),
+        _row_item("男", (593, 327, 646, 364)),
+        _row_item("公民身份号码", (505, 588, 657, 627)),
+        _row_item("330402196209192735", (680, 582, 1052, 629)),
+    ]
+    got = extract_labeled(card, ATTACHMENTS.by_kind["id_card"], others, "id.jpg")
+    assert got["id_card.name"].value == "吕航"
+    assert got["id_card.number"].value == "330402196209192735"
+    # a box lying mostly over the label is no value of it
+    card[1] = _row_item("吕航", (540, 266, 622, 313))
+    assert "id_card.name" not in extract_labeled(card, ATTACHMENTS.by_kind["id_card"], others, "id.jpg")
+
+
 TICK_BESIDE = REPO_ROOT / "tests" / "data" / "tick-beside-box-150dpi.jpg"  # office renderer, seed 60221
 
 

@@ -358,8 +358,9 @@ def _value_items(
         if id(it) not in label_ids
         and it.page == hit.item.page
         and same_row(lb, it.bbox)
-        # right of the label; a value box may overlap the label's end a little (ID cards print them tight)
-        and (it.bbox[0] >= right_edge - 4 or (it.bbox[0] + it.bbox[2]) / 2 > right_edge + 0.5 * _h(lb))
+        # right of the label; a value box may overlap the label's end (ID cards print them tight, and the
+        # detector pads its boxes: 姓名 [509–608] beside 吕航 [586–668]) by less than half its own width
+        and (it.bbox[0] >= right_edge - 4 or right_edge - it.bbox[0] < 0.5 * (it.bbox[2] - it.bbox[0]))
         and it.bbox[0] < cut
     ]
     # a value is contiguous: stop at a wide gap (a seal's text or a note far to the right is not the value)
