@@ -93,6 +93,22 @@ def test_product_certificate_against_registry(number: str, expected: list[str]) 
     assert codes(found) == expected
 
 
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("SJJ1012", []),
+        ("sjj1012", []),
+        ("SJJI0l2", []),  # read off a copy: I and l for 1 (C1oudHSM-3 for CloudHSM-3, seed 24242)
+        ("SJJ1013", ["PRODUCT_MODEL_MISMATCH"]),
+        ("SJJ10120", ["PRODUCT_MODEL_MISMATCH"]),
+        ("SJK1012", ["PRODUCT_MODEL_MISMATCH"]),
+    ],
+)
+def test_the_copy_s_model_against_the_registry_forgives_only_lookalike_glyphs(model: str, expected: list[str]) -> None:
+    fields = {"crypto_product_cert_no": F("GM003312220230052"), "product_cert.model": F(model)}
+    assert codes(product_certificate(fields, REG.get, len(REG), date(2026, 11, 21), SERVICE, True)) == expected
+
+
 def test_product_certificate_without_registry_is_a_warning_for_review() -> None:
     [f] = product_certificate(
         {"crypto_product_cert_no": F("GM003312220230052")}, None, 0, date(2026, 11, 21), SERVICE, True

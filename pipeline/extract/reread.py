@@ -18,30 +18,18 @@ from PIL import Image
 from pipeline.extract.cellform import pick_value
 from pipeline.extract.forms import TextItem
 from pipeline.extract.ocr import LineRecognizer, OcrEngine, reads_lines
+from pipeline.glyphs import alike
 from pipeline.models import BBox, Field, Finding, warning
 
 MARGINS = (0.3, 0.45)  # of the line's height, added on every side for the readings again
 UNSURE = 0.6  # confidence of a value whose readings differ
-# characters a recogniser takes for one another in an address (lower case, as addresses are kept): a reading
-# again that differs only by such swaps is the glyph's own ambiguity; one that drops or adds characters is a
-# worse cut of the line (``qq.com`` read ``q.com`` with a wide margin), no doubt about the first reading
-CONFUSABLE = (
-    frozenset("1li|!j"),
-    frozenset("0od"),
-    frozenset("5s"),
-    frozenset("8b"),
-    frozenset("2z"),
-    frozenset("6bg"),
-    frozenset("9gq"),
-    frozenset("uv"),
-)
 
 
 def _swapped(first: str, again: str) -> bool:
-    """Whether ``again`` is ``first`` with confusable characters swapped (same length, no other change)."""
-    if len(first) != len(again) or first == again:
-        return False
-    return all(a == b or any(a in g and b in g for g in CONFUSABLE) for a, b in zip(first, again, strict=True))
+    """Whether ``again`` is ``first`` with confusable characters swapped (no other change): the glyph's own
+    ambiguity.  A reading that drops or adds characters is a worse cut of the line (``qq.com`` read ``q.com``
+    with a wide margin), no doubt about the first reading."""
+    return first != again and alike(first, again)
 
 
 def _inside(box: BBox, area: BBox) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from pipeline.glyphs import alike
 from pipeline.logsafe import mask_id
 from pipeline.models import Field, Finding, error, warning
 from pipeline.names import normalise_name
@@ -193,7 +194,8 @@ def product_certificate(
             )
         )
     model = _val(fields, "product_cert.model")
-    if model and entry.model and model.upper() != entry.model.upper():
+    # read off a copy: a model that differs from the catalogue's by a 1 for an l (C1oudHSM-3) is the same model
+    if model and entry.model and not alike(model, entry.model):
         out.append(
             warning(
                 "PRODUCT_MODEL_MISMATCH",
