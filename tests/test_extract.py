@@ -202,6 +202,22 @@ def test_pages_fed_upside_down_or_sideways_are_turned(degrees: int) -> None:
         assert result.fields[key].value == expected[key], key
 
 
+@pytest.mark.slow
+def test_a_duplex_scan_s_blank_back_page_is_not_where_the_seal_is_looked_for() -> None:
+    """A form scanned duplex into a two-page TIFF: the seal and the signature are on page 1, the blank back is
+    page 2.  The marks were looked for on the last page: seal 否 at 1.0, signature missing."""
+    from PIL import Image
+
+    form = Image.open(SAMPLES / "xiamen-new-scan" / "申请表.jpg").convert("RGB")
+    buf = io.BytesIO()
+    form.save(buf, "TIFF", save_all=True, append_images=[Image.new("RGB", form.size, "white")], compression="tiff_lzw")
+    _p, result, _d = extract_case([("scan.tif", "duplex", buf.getvalue())], PROFILES, "xiamen-eport", get_engine)
+    for key in ("seal_present", "signature_present"):
+        assert result.fields[key].value == "是", key
+        assert result.fields[key].evidence.page == 1, key
+    assert result.fields["applicant_name"].value == truth("xiamen-new-scan")["applicant_name"]
+
+
 def test_paddleocr_needs_local_model_directories(tmp_path: Path) -> None:
     from pipeline.errors import OcrUnavailable
 

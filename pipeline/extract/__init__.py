@@ -502,7 +502,13 @@ def _marks(part: Part) -> dict[str, Field]:
     scanned = [n for n in part.pages if n in doc.page_images]
     if not scanned:
         return out
-    page = max(scanned)  # the promise block with seal and signature ends the form
+    # the promise block with seal and signature ends the form: the last page with the 签字 label, else the
+    # last with any text — a duplex scanner's blank back page (or a blank page scanned after the form) is not
+    # where the seal is looked for
+    items = part.items
+    written = [n for n in scanned if any(it.page == n for it in items)]
+    signed = [n for n in written if any(it.page == n and "签字" in norm_label(it.text) for it in items)]
+    page = max(signed or written or scanned)
     img = doc.page_images[page]
     out["seal_present"] = seal_field(img, doc.name, page)
     sig = signature_field(img, doc.items, doc.name, page)
