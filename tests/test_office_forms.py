@@ -486,6 +486,28 @@ def test_a_short_id_name_whose_box_overlaps_the_padded_label_box_is_the_name() -
     assert "id_card.name" not in extract_labeled(card, ATTACHMENTS.by_kind["id_card"], others, "id.jpg")
 
 
+def test_a_person_s_name_with_digits_in_it_is_never_sure_and_never_taken_from_the_line_below() -> None:
+    """A blurred form ran the e-mail and a phone into the legal representative's name: a name holding digits
+    has no name's shape (confidence ≤ 0.5, a person reads it); and a name missing beside its label is not
+    looked for under it, where 性别 男 is letters too."""
+    from pipeline.extract.forms import clean_value, extract_labeled, shape_ok
+
+    others = ATTACHMENTS.stop_labels + tuple(a for g in ATTACHMENTS.by_kind.values() for f in g for a in f.labels)
+    card = [
+        _row_item("姓名", (509, 270, 608, 309)),
+        _row_item("32922327940126.com13515361553", (640, 266, 1040, 313)),
+        _row_item("性别", (509, 327, 572, 366)),
+        _row_item("男", (593, 327, 646, 364)),
+    ]
+    got = extract_labeled(card, ATTACHMENTS.by_kind["id_card"], others, "id.jpg")
+    assert got["id_card.name"].confidence <= 0.5
+    del card[1]
+    assert "id_card.name" not in extract_labeled(card, ATTACHMENTS.by_kind["id_card"], others, "id.jpg")
+    for name in ("阿依古丽·买买提", "阿依古丽•买买提", "欧阳娜娜", "John Smith"):
+        assert shape_ok("person", clean_value("person", name)), name
+    assert not shape_ok("person", clean_value("person", "陈霞13515361553"))
+
+
 TICK_BESIDE = REPO_ROOT / "tests" / "data" / "tick-beside-box-150dpi.jpg"  # office renderer, seed 60221
 
 

@@ -140,6 +140,9 @@ SHAPES = {
     "algorithm": re.compile(r"^(SM2|RSA\d*)$"),
     "amount": re.compile(r"^\d+(?:\.\d{1,2})?$"),
     "date": re.compile(r"^(\d{4}年\d{1,2}月\d{1,2}日|\d{4}[-./]\d{1,2}[-./]\d{1,2})$"),
+    # letters only, minority and foreign names joined by a middle dot (as printed or as read): a digit, an @ or
+    # a label in it is another line run into the name (a blurred form: a phone and an e-mail address)
+    "person": re.compile(r"^[^\W\d_]+(?:[·・•.．][^\W\d_]+)*$"),
 }
 
 
@@ -264,7 +267,8 @@ def _value_below(
 ) -> Field | None:
     """A shaped value printed under its label (营业执照: 统一社会信用代码 above the code); only when it has the
     field's shape, so a neighbouring line is never taken for it."""
-    if spec.shape not in SHAPES or spec.shape == "years":
+    # a name has no shape a neighbouring line lacks (性别 男 under 姓名 is letters too)
+    if spec.shape not in SHAPES or spec.shape in ("years", "person"):
         return None
     lb = hit.label_box
     h = _h(lb)
