@@ -508,6 +508,23 @@ def test_a_person_s_name_with_digits_in_it_is_never_sure_and_never_taken_from_th
     assert not shape_ok("person", clean_value("person", "陈霞13515361553"))
 
 
+PEN_TICK = REPO_ROOT / "tests" / "data" / "pen-tick-across-box-200dpi.jpg"  # office renderer, seed 79797
+
+
+def test_a_pen_tick_across_its_box_is_found_in_the_box_slot_not_in_the_empty_box_s_outline() -> None:
+    """The 申请类别 cell of a 200-dpi scan: a pen tick across the 注销 box (its outline no longer a clean
+    square), OCR read no tick.  The slot measured was as wide as the empty 新办 box, whose outline then
+    counted as ink (0.12 against the tick's 0.26): no slot stood out, and the category went to review at 0.85."""
+    from pipeline.extract.checkbox import slot_ticks
+
+    img = Image.open(PEN_TICK)
+    items = [
+        TextItem("□新办", (18, 28, 119, 70), 0.99, 1),
+        TextItem("注销（待注销的证书[序号：D3F94343DBC83A563])", (183, 16, 930, 72), 0.98, 1),
+    ]
+    assert slot_ticks(img, items, ("新办", "注销")) == (["注销"], 0.99)
+
+
 TICK_BESIDE = REPO_ROOT / "tests" / "data" / "tick-beside-box-150dpi.jpg"  # office renderer, seed 60221
 
 

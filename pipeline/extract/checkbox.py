@@ -264,7 +264,7 @@ def slot_ticks(img: Image.Image, items: list[TextItem], options: tuple[str, ...]
     binary = grey < 128
     inks: dict[str, float] = {}
     for opt, (cx, cy, unit) in pos.items():
-        half = 0.35 * unit  # inside the box: an empty box has no ink there, its outline stays outside
+        half = 0.25 * unit  # inside the box: an empty box has no ink there, its outline stays outside
         x0, x1 = int(max(0, cx - half)), int(min(img.width, cx + half))
         y0, y1 = int(max(0, cy - half)), int(min(img.height, cy + half))
         region = binary[y0:y1, x0:x1]
