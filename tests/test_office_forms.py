@@ -508,6 +508,31 @@ def test_a_person_s_name_with_digits_in_it_is_never_sure_and_never_taken_from_th
     assert not shape_ok("person", clean_value("person", "陈霞13515361553"))
 
 
+@pytest.mark.parametrize(
+    ("cell", "phone"),
+    [
+        ("13515361553", "13515361553"),
+        ("135 1536 1553", "13515361553"),
+        ("电话：0592-5551234", "05925551234"),
+        ("(0592)5551234", "05925551234"),
+        ("+86 13515361553", "13515361553"),
+        ("13515361553\n0592-5551234", "13515361553"),  # two numbers on two lines: the first
+        ("32922327940126.com\n13515361553\n证件类型", "13515361553"),  # cells merged under a lost rule
+        # a run of digits longer than a phone is no phone, and no phone is cut out of it
+        ("350211197002252685", "350211197002252685"),
+        ("0592 5551234 13515361553", "0592555123413515361553"),
+    ],
+)
+def test_a_phone_is_a_whole_number_written_on_one_line(cell: str, phone: str) -> None:
+    """A blurred form lost the rule under 邮件地址: the phone came out of the ID number below,
+    021119700225 out of 350211197002252685, at confidence 1.0."""
+    from pipeline.extract.cellform import pick_value
+    from pipeline.extract.forms import shape_ok
+
+    assert pick_value("phone", cell) == phone
+    assert shape_ok("phone", phone) == (len(phone) <= 12)
+
+
 PEN_TICK = REPO_ROOT / "tests" / "data" / "pen-tick-across-box-200dpi.jpg"  # office renderer, seed 79797
 
 

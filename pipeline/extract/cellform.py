@@ -110,19 +110,34 @@ def _cut(raw: str, start: int, end: int) -> str:
 PICK = {
     "uscc": re.compile(r"[0-9A-Z]{18}"),
     "id_number": re.compile(r"\d{17}[\dX]|[A-Z]{3}\d{12}|\d{15}"),
-    "phone": re.compile(r"1\d{10}|0\d{9,11}"),
     "email": re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"),
     "product_cert": re.compile(r"[A-Z]{2,3}\d{6,20}"),
     "algorithm": re.compile(r"SM2|RSA\d*"),
 }
 
 
+# a phone number as written: digits with blanks, hyphens or brackets inside (0592-5551234, 135 1536 1553),
+# never across a line break; and as a whole number, after a country code 86 if any
+PHONE_WRITTEN = re.compile(r"\d[\d\-() \t]*\d")
+PHONE = re.compile(r"(?:86)?(1\d{10}|0\d{9,11})")
+
+
 def pick_value(shape: str, text: str) -> str:
-    """The field's value out of a cell's text: by pattern for shaped values, else the cleaned text."""
+    """The field's value out of a cell's text (its lines joined by newlines): by pattern for shaped values,
+    else the cleaned text.  A value wrapped over lines is one text, but a phone number is a whole number
+    written on one line: never a run of digits cut out of a longer one (an ID number under a lost rule gave
+    the phone 021119700225 out of 350211197002252685), and two numbers on two lines stay two."""
+    nfkc = unicodedata.normalize("NFKC", text)
+    if shape == "phone":
+        numbers = [re.sub(r"\D", "", n) for n in PHONE_WRITTEN.findall(nfkc)]
+        whole = [m.group(1) for m in (PHONE.fullmatch(n) for n in numbers) if m]
+        if whole:
+            return whole[0]
+        return max(numbers, key=len) if numbers else clean_value(shape, text)  # no phone's shape: flagged
+    text = text.replace("\n", "")
     pattern = PICK.get(shape)
     if pattern is None:
         return clean_value(shape, text)
-    nfkc = unicodedata.normalize("NFKC", text)
     if shape == "email":
         found = pattern.findall(re.sub(r"\s", "", nfkc))
         return found[0].lower() if found else clean_value(shape, text)
@@ -266,7 +281,7 @@ def _value(
     lines = strip_hints(list(target.lines), hints)
     if not lines:
         return None  # only the printed hint (注销业务此项可不填): left blank on purpose
-    value = pick_value(spec.shape, "".join(it.text for it in lines))
+    value = pick_value(spec.shape, "\n".join(it.text for it in lines))
     conf = min(it.score for it in lines)
     bbox = union([it.bbox for it in lines]) if with_bbox else None
     return _field(spec, value, conf, target.page, bbox, document)
