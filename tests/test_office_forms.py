@@ -533,6 +533,46 @@ def test_a_phone_is_a_whole_number_written_on_one_line(cell: str, phone: str) ->
     assert shape_ok("phone", phone) == (len(phone) <= 12)
 
 
+@pytest.mark.slow
+def test_black_and_white_copies_spaced_labels_and_an_id_copy_whose_labels_faded() -> None:
+    """Seed 79797's licence and ID copies as a black-and-white scanner makes them (150 dpi, 1 bit, G4 TIFF):
+    the licence's spread-out 名　　称 comes back as two boxes, 名 and 称 (the name was missing); one ID copy's
+    pale printed labels are gone, its number is not (it was missing: the one line with a valid check digit
+    is the number).  The name beside no label is not guessed."""
+    data = REPO_ROOT / "tests" / "data"
+    files = [
+        (p.name, p.name, p.read_bytes()) for p in (data / "bw-id-labels-lost-150dpi.tif", data / "bw-id-150dpi.tif")
+    ]
+    files.append(("bw-licence-150dpi.tif", "lic", (data / "bw-licence-150dpi.tif").read_bytes()))
+    _p, result, _d = extract_case(files, load_profiles(REPO_ROOT / "forms"), "hangzhou-eport", get_engine, ATTACHMENTS)
+    got = {k: f.value for k, f in result.fields.items()}
+    assert got["license.name"] == "浙江启明供应链管理有限公司"
+    assert got["license.org_code"] == "91330100MAK7Q8HF44" and got["license.legal_rep"] == "王刚欣"
+    assert got["id_card.1.number"] == "330302198809268485" and "id_card.1.name" not in got
+    assert got["id_card.2.number"] == "330108196012076927" and got["id_card.2.name"] == "苏红军"
+
+
+def test_a_label_spread_over_several_boxes_is_one_label() -> None:
+    from pipeline.extract.forms import extract_labeled
+
+    others = ATTACHMENTS.stop_labels + tuple(a for g in ATTACHMENTS.by_kind.values() for f in g for a in f.labels)
+    licence = [
+        _row_item("名", (173, 598, 236, 650)),
+        _row_item("称", (270, 600, 343, 650)),
+        _row_item("浙江启明供应链管理有限公司", (443, 600, 973, 650)),
+        _row_item("住", (1218, 690, 1262, 748)),
+        _row_item("所", (1350, 690, 1393, 748)),
+        _row_item("杭州市萧山区象兴一路227号23楼", (1471, 697, 1993, 753)),
+    ]
+    got = extract_labeled(licence, ATTACHMENTS.by_kind["business_license"], others, "lic.jpg")
+    assert got["license.name"].value == "浙江启明供应链管理有限公司"
+    assert got["license.address"].value == "杭州市萧山区象兴一路227号23楼"
+    assert got["license.name"].evidence.bbox == (443, 600, 973, 650)
+    # characters too far apart, or that make no label together, stay as read
+    apart = [_row_item("名", (173, 598, 236, 650)), _row_item("称", (700, 600, 763, 650))]
+    assert "license.name" not in extract_labeled(apart, ATTACHMENTS.by_kind["business_license"], others, "l")
+
+
 PEN_TICK = REPO_ROOT / "tests" / "data" / "pen-tick-across-box-200dpi.jpg"  # office renderer, seed 79797
 
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol, cast
 
 from PIL import Image
 from rapidfuzz import fuzz
+from stdnum.exceptions import ValidationError
 
 from pipeline.extract import gridlines, images
 from pipeline.extract.cellform import read_cells
@@ -24,6 +25,7 @@ from pipeline.extract.forms import (
     FormExtraction,
     TextItem,
     category_from_text,
+    clean_value,
     extract_form,
     extract_labeled,
     norm_label,
@@ -34,6 +36,7 @@ from pipeline.extract.photo import prepare_photo
 from pipeline.extract.repair import repair_fields
 from pipeline.extract.reread import email_read_twice
 from pipeline.extract.textlayer import TextLayerError, docx_items, pdf_items, xlsx_items
+from pipeline.identifiers import validate_resident_id
 from pipeline.models import (
     BBox,
     DocKind,
@@ -531,10 +534,29 @@ def _attachment_fields(parts: list[Part], specs: AttachmentSpecs) -> dict[str, F
         found = extract_labeled(items, group, others, part.doc.name, with_bbox)
         if part.kind == DocKind.ID_CARD:
             id_copies += 1
+            if "id_card.number" not in found:
+                number = _id_number_by_check_digit(items, part.doc.name, with_bbox)
+                found.update({"id_card.number": number} if number is not None else {})
             found = {k.replace("id_card.", f"id_card.{id_copies}.", 1): v for k, v in found.items()}
         for key, value in found.items():
             out.setdefault(key, value)
     return out
+
+
+def _id_number_by_check_digit(items: list[TextItem], document: str, with_bbox: bool) -> Field | None:
+    """An ID copy's number where its label was not read: the one line that is a whole resident ID number
+    with a right check digit (a black-and-white copy loses the card's pale printed labels, not the number)."""
+    found: list[tuple[str, TextItem]] = []
+    for it in items:
+        try:
+            number, _kind = validate_resident_id(clean_value("id_number", it.text))
+        except ValidationError:
+            continue
+        found.append((number, it))
+    if len({number for number, _it in found}) != 1:
+        return None
+    number, it = found[0]
+    return Field(number, it.score, Evidence(document, it.page, it.bbox if with_bbox else None))
 
 
 BESIDE_CONFIDENCE = 0.92  # a tick before its empty box that both the OCR and the pixels place

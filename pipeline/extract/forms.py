@@ -82,6 +82,45 @@ def _match_label(item: TextItem, aliases: tuple[str, ...]) -> LabelHit | None:
     return None
 
 
+SPACED_GAP = 4.0  # line heights between the characters of a label spread out to its column's width
+
+
+def _spaced_labels(items: list[TextItem], aliases: tuple[str, ...]) -> list[TextItem]:
+    """Labels printed with their characters spread out (营业执照: 名　　称, 住　　所; ID cards: 姓　名) come
+    back from the detector as one box per character when the gaps are wide — a black-and-white copy cuts
+    the faint strokes that otherwise bridge them.  Boxes on one row, left to right, whose texts together
+    are a label are joined into one item; anything else is left as read."""
+    labels = {norm_label(a) for a in aliases} - {""}
+    prefixes = {a[:i] for a in labels for i in range(1, len(a))}
+    out = list(items)
+    for start in sorted(items, key=lambda it: (it.page, it.bbox[0])):
+        text = norm_label(start.text)
+        if start not in out or text not in prefixes:
+            continue
+        run = [start]
+        while text in prefixes:
+            last = run[-1]
+            nxt = [
+                it
+                for it in out
+                if it.page == last.page
+                and it not in run
+                and same_row(last.bbox, it.bbox)
+                and 0 <= it.bbox[0] - last.bbox[2] + 4 <= SPACED_GAP * _h(last.bbox)
+            ]
+            if not nxt:
+                break
+            step = min(nxt, key=lambda it: it.bbox[0])
+            run.append(step)
+            text += norm_label(step.text)
+        if len(run) > 1 and text in labels:
+            joined = TextItem(
+                "".join(it.text for it in run), union([it.bbox for it in run]), min(it.score for it in run), start.page
+            )
+            out = [joined if it is start else it for it in out if it is start or all(it is not r for r in run)]
+    return out
+
+
 def _raw_index_after(raw: str, label_norm: str) -> int:
     """Index in ``raw`` just past the characters that make up ``label_norm``."""
     j = 0
@@ -173,6 +212,7 @@ def extract_labeled(
 ) -> dict[str, Field]:
     """Each spec's label, then the text to its right on the same row up to the next label."""
     all_aliases = tuple(other_labels) + tuple(a for f in specs for a in f.labels)
+    items = _spaced_labels(items, all_aliases)
     label_items = [it for it in items if _match_label(it, all_aliases) is not None]
     label_ids = {id(it) for it in label_items}
     by_key = {f.key: f for f in specs}
