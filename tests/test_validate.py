@@ -68,6 +68,48 @@ def test_consistency_passes_on_equal_documents_and_names_each_difference() -> No
     ]
 
 
+def test_an_id_copy_of_which_nothing_was_read_does_not_stop_the_checks_of_the_next() -> None:
+    """Copy 1 unread, copy 2 read: the copies used to be read while their numbers ran on unbroken, so none was
+    checked at all and a handler's wrong number went by."""
+    fields = {
+        "handler_name": F("李娜"),
+        "handler_id_number": F("350203197204141799"),
+        "id_card.2.name": F("李娜"),
+        "id_card.2.number": F("110101199003074477"),
+    }
+    assert codes(consistency(fields)) == ["HANDLER_ID_COPY_MISMATCH"]
+    fields["id_card.2.number"] = F("350203197204141799")
+    assert consistency(fields) == []
+
+
+def test_a_licence_id_or_product_certificate_copy_read_blank_is_for_a_person() -> None:
+    from pipeline.models import DocKind, Document, Evidence, TextSource
+
+    docs = [
+        Document("执照.jpg", "a", DocKind.BUSINESS_LICENSE, 1, TextSource.OCR),
+        Document("id1.jpg", "b", DocKind.ID_CARD, 1, TextSource.OCR),
+        Document("id2.jpg", "c", DocKind.ID_CARD, 1, TextSource.OCR),
+        Document("stack.pdf", "d", DocKind.PRODUCT_CERT, 1, TextSource.OCR, first_page=4),
+        Document("stack.pdf", "d", DocKind.INVOICE, 1, TextSource.OCR, first_page=5),  # its fields are not checked
+    ]
+    fields = {
+        "license.name": Field("某公司", 0.99, Evidence("执照.jpg", 1)),
+        "id_card.2.number": Field("350203197204141799", 0.99, Evidence("id2.jpg", 1)),
+        "product_cert.number": Field("GM003312220230052", 0.99, Evidence("stack.pdf", 2)),  # another page
+    }
+    xm = PROFILES["xiamen-eport"]
+    _cat, found = validate_case(CaseInput(xm, {**fields, "category": F("新办")}, docs, {}))
+    unread = [f for f in found if f.code == "ATTACHMENT_UNREAD"]
+    assert [f.severity for f in unread] == [Severity.WARNING] * 2
+    assert (
+        "id1.jpg" in unread[0].message_zh and "stack.pdf" in unread[1].message_zh and "第 4 页" in unread[1].message_zh
+    )
+    fields["id_card.1.number"] = Field("110101199003074477", 0.99, Evidence("id1.jpg", 1))
+    fields["product_cert.number"] = Field("GM003312220230052", 0.99, Evidence("stack.pdf", 4))
+    _cat, found = validate_case(CaseInput(xm, {**fields, "category": F("新办")}, docs, {}))
+    assert "ATTACHMENT_UNREAD" not in codes(found)
+
+
 REG = {
     "GM003312220230052": RegistryInfo("GM003312220230052", "服务器密码机", "SJJ1012", date(2028, 1, 1)),
     "GM003312220150007": RegistryInfo("GM003312220150007", "服务器密码机", "SJJ0917", date(2020, 4, 30)),

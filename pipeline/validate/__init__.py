@@ -287,6 +287,39 @@ def _materials(documents: list[Document], profile: OfficeProfile, action: Action
     return out
 
 
+# attachments whose fields the cross-document checks compare, with the key prefix of those fields
+CHECKED_ATTACHMENTS = {
+    DocKind.BUSINESS_LICENSE: ("license.", "营业执照"),
+    DocKind.ID_CARD: ("id_card.", "身份证复印件"),
+    DocKind.PRODUCT_CERT: ("product_cert.", "商用密码产品认证证书复印件"),
+}
+
+
+def _unread_attachments(documents: list[Document], fields: dict[str, Field]) -> list[Finding]:
+    """A licence, ID or product certificate copy of which nothing was read: the checks against it were not
+    made, so a person compares it (an unreadable copy must not pass for one that agrees)."""
+    out = []
+    for doc in documents:
+        if doc.kind not in CHECKED_ATTACHMENTS:
+            continue
+        prefix, label = CHECKED_ATTACHMENTS[doc.kind]
+        first = doc.first_page or 1
+        pages = range(first, first + max(doc.pages, 1))
+        read = any(
+            key.startswith(prefix)
+            and f.evidence is not None
+            and f.evidence.document == doc.name
+            and (f.evidence.page is None or f.evidence.page in pages)
+            for key, f in fields.items()
+        )
+        if not read:
+            where = f"（第 {first} 页起）" if doc.first_page else ""
+            out.append(
+                warning("ATTACHMENT_UNREAD", None, f"未能从{label}“{doc.name}”{where}中识别出任何信息，请人工核对")
+            )
+    return out
+
+
 def _csr_findings(case: CaseInput, action: Action | None) -> list[Finding]:
     out: list[Finding] = []
     csr_docs = [d for d in case.documents if d.kind == DocKind.CSR]
@@ -466,6 +499,7 @@ def validate_case(case: CaseInput) -> tuple[str | None, list[Finding]]:
     findings += _identifier_findings(case.fields)
     findings += _form_findings(case.fields, case.profile, action)
     findings += _materials(case.documents, case.profile, action)
+    findings += _unread_attachments(case.documents, case.fields)
     findings += _unsealed_form(case.documents, case.fields, case.profile)
     findings += _revocation_form(case.fields, action)
     findings += _mode(case.fields, case.profile)

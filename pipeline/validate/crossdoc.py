@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -102,12 +103,10 @@ def consistency(fields: dict[str, Field]) -> list[Finding]:
 
 
 def _id_copies(fields: dict[str, Field]) -> list[tuple[str | None, str | None]]:
-    out = []
-    i = 1
-    while f"id_card.{i}.name" in fields or f"id_card.{i}.number" in fields:
-        out.append((_val(fields, f"id_card.{i}.name"), _val(fields, f"id_card.{i}.number")))
-        i += 1
-    return out
+    """(name, number) of every ID copy read, in file order: a copy of which nothing was read leaves a gap in
+    the numbering, and the copies after it are still checked."""
+    copies = sorted({int(k.split(".")[1]) for k in fields if re.fullmatch(r"id_card\.\d+\.(name|number)", k)})
+    return [(_val(fields, f"id_card.{i}.name"), _val(fields, f"id_card.{i}.number")) for i in copies]
 
 
 @dataclass(frozen=True)
