@@ -110,6 +110,35 @@ def test_a_licence_id_or_product_certificate_copy_read_blank_is_for_a_person() -
     assert "ATTACHMENT_UNREAD" not in codes(found)
 
 
+def test_an_old_serial_read_unsurely_that_is_one_of_our_certificates_of_that_organisation_is_confirmed() -> None:
+    """更新 on a scan: the serial read at 0.6 (a letter repaired to its digit) is exactly a certificate this
+    office issued to the applicant's organisation: the register vouches for it (FIELD_CONFIRMED), so it is
+    no low-confidence doubt; read the same way for another organisation's certificate, it stays one."""
+    from datetime import datetime
+
+    from pipeline.models import Evidence
+    from pipeline.validate import KnownCertificate
+
+    hz = PROFILES["hangzhou-eport"]
+    serial = "1CEBBECF6707FB0B24"
+    ours = KnownCertificate(serial, "91330108MA3E9FNB14", "issued", datetime(2030, 1, 1), None)
+    fields = {
+        "category": F("更新"),
+        "org_code": F("91330108MA3E9FNB14"),
+        "old_cert_serial": Field(serial, 0.6, Evidence("scan0001.jpg", 1, (10, 10, 300, 40))),
+    }
+    cat, found = validate_case(CaseInput(hz, fields, [], {}, certificate_lookup={serial: ours}.get))
+    confirmed = [f for f in found if f.code == "FIELD_CONFIRMED"]
+    assert [(f.field, f.severity) for f in confirmed] == [("old_cert_serial", Severity.INFO)]
+    _r, extra = route(fields, found, hz, cat)
+    assert "old_cert_serial" not in {f.field for f in extra if f.code == "LOW_CONFIDENCE"}
+    theirs = KnownCertificate(serial, "91350200MA2YHR4E5X", "issued", datetime(2030, 1, 1), None)
+    cat, found = validate_case(CaseInput(hz, fields, [], {}, certificate_lookup={serial: theirs}.get))
+    assert "FIELD_CONFIRMED" not in codes(found) and "OLD_CERT_ORG_MISMATCH" in codes(found)
+    _r, extra = route(fields, found, hz, cat)
+    assert "old_cert_serial" in {f.field for f in extra if f.code == "LOW_CONFIDENCE"}
+
+
 REG = {
     "GM003312220230052": RegistryInfo("GM003312220230052", "服务器密码机", "SJJ1012", date(2028, 1, 1)),
     "GM003312220150007": RegistryInfo("GM003312220150007", "服务器密码机", "SJJ0917", date(2020, 4, 30)),

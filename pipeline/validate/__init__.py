@@ -363,6 +363,9 @@ def _norm_serial(serial: str) -> str:
     return serial.strip().upper().lstrip("0") or "0"
 
 
+CONFIRMED = "FIELD_CONFIRMED"  # an info finding: the field's value is vouched for by a record, not by its reading
+
+
 def _old_certificate_findings(case: CaseInput, action: Action | None) -> list[Finding]:
     """Actions on an old certificate (renew, replace, change, revoke): it is named (序号 on the form or the .cer
     file), ours, active, matches the form's serial and the organisation."""
@@ -407,6 +410,24 @@ def _old_certificate_findings(case: CaseInput, action: Action | None) -> list[Fi
                 "OLD_CERT_ORG_MISMATCH",
                 "old_cert_serial",
                 f"原证书属于机构代码 {known.org_code}，与申请表 {org.value} 不一致",
+            )
+        )
+    if (
+        field is not None
+        and not file_serial
+        and org is not None
+        and org.value == known.org_code
+        and known.state != "revoked"
+        and field.confidence < case.profile.confidence_threshold
+    ):
+        # a serial of 16–18 hex digits read a little unsurely (a letter repaired to its digit) that is exactly
+        # one of our certificates of this organisation is that certificate: our register vouches for it
+        out.append(
+            info(
+                CONFIRMED,
+                "old_cert_serial",
+                f"原证书序号 {serial}（识别置信度 {field.confidence:.2f}）与本受理点签发给该单位的证书一致",
+                field.evidence,
             )
         )
     revoking_now = rules(action).old_certificate is OldCertificate.REVOKE_NOW
@@ -572,7 +593,8 @@ def route(
     extra: list[Finding] = []
     action = profile.action_of(category)
     required = set(profile.required_fields.get(action, ()) if action else ()) | {"category"}
-    for key in sorted(required):
+    confirmed = {f.field for f in findings if f.code == CONFIRMED}
+    for key in sorted(required - confirmed):
         f = fields.get(key)
         if f is not None and f.confidence < profile.confidence_threshold:
             extra.append(
