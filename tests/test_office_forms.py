@@ -20,7 +20,7 @@ from pipeline.config import REPO_ROOT
 from pipeline.extract import extract_case
 from pipeline.extract.cellform import label_score, match_cell, read_cells, strip_hints
 from pipeline.extract.cells import Cell, below, build_page, reading_order, right_of
-from pipeline.extract.forms import TextItem, norm_label
+from pipeline.extract.forms import TextItem, extract_labeled, norm_label
 from pipeline.extract.ocr import get_engine
 from pipeline.models import DocKind, Document, Field, TextSource
 from pipeline.names import normalise_name, same_name
@@ -406,18 +406,24 @@ def _row_item(text: str, box: tuple[float, float, float, float]) -> TextItem:
     return TextItem(text, box, 0.99, 1)
 
 
-def test_attachment_rows_a_whole_other_label_is_no_value_and_a_left_column_label_ends_no_right_value() -> None:
-    from pipeline.extract.forms import clean_value, extract_labeled
+OTHER_LABELS = ATTACHMENTS.stop_labels + tuple(a for g in ATTACHMENTS.by_kind.values() for f in g for a in f.labels)
 
-    specs = ATTACHMENTS.by_kind["invoice"]
-    others = ATTACHMENTS.stop_labels + tuple(a for g in ATTACHMENTS.by_kind.values() for f in g for a in f.labels)
+
+def _read_rows(items: list[TextItem], kind: str) -> dict[str, Field]:
+    """The attachment reader on OCR rows of a document of ``kind``."""
+    return extract_labeled(items, ATTACHMENTS.by_kind[kind], OTHER_LABELS, f"{kind}.jpg")
+
+
+def test_attachment_rows_a_whole_other_label_is_no_value_and_a_left_column_label_ends_no_right_value() -> None:
+    from pipeline.extract.forms import clean_value
+
     invoice = [
         _row_item("购买方信息", (122, 268, 293, 314)),
         _row_item("销售方信息", (1193, 267, 1364, 311)),
         _row_item("购买方名称：杭州华信鹭岛信息安全技术研究发展有限公司", (121, 323, 1053, 373)),
         _row_item("名称：北京数字认证股份有限公司", (1194, 326, 1731, 370)),
     ]
-    got = extract_labeled(invoice, specs, others, "inv.jpg")
+    got = _read_rows(invoice, "invoice")
     assert got["invoice.buyer"].value == "杭州华信鹭岛信息安全技术研究发展有限公司"
     licence = [
         _row_item("法定代表人", (174, 850, 373, 901)),
@@ -428,7 +434,7 @@ def test_attachment_rows_a_whole_other_label_is_no_value_and_a_left_column_label
         _row_item("一般项目：技术服务、技术开发、技术咨询、技", (444, 947, 1082, 989)),
         _row_item("单元", (1470, 947, 1571, 1009)),
     ]
-    got = extract_labeled(licence, ATTACHMENTS.by_kind["business_license"], others, "lic.jpg")
+    got = _read_rows(licence, "business_license")
     assert got["license.address"].value == "杭州市萧山区象兴一路642号26楼15单元"
     assert got["license.legal_rep"].value == "赵琪"
     assert clean_value("person", "☑蔡华") == "蔡华" and clean_value("person", "阿依古丽·买买提") == "阿依古丽·买买提"
@@ -438,9 +444,6 @@ def test_attachment_rows_a_whole_other_label_is_no_value_and_a_left_column_label
 
 
 def test_a_value_wraps_under_a_label_box_that_holds_its_first_line_and_a_photo_line_may_overlap() -> None:
-    from pipeline.extract.forms import extract_labeled
-
-    others = ATTACHMENTS.stop_labels + tuple(a for g in ATTACHMENTS.by_kind.values() for f in g for a in f.labels)
     invoice = [
         _row_item("购买方信息", (116, 247, 294, 295)),
         _row_item("购买方名称：厦门市数字之光启明跨境电子商务综合服务有限公", (119, 302, 1130, 350)),
@@ -451,7 +454,7 @@ def test_a_value_wraps_under_a_label_box_that_holds_its_first_line_and_a_photo_l
         _row_item("⊗壹拾捌万元整", (402, 955, 677, 1011)),
         _row_item("(小写)¥180000.00", (1512, 959, 1836, 1008)),
     ]
-    got = extract_labeled(invoice, ATTACHMENTS.by_kind["invoice"], others, "inv.jpg")
+    got = _read_rows(invoice, "invoice")
     assert got["invoice.buyer"].value == "厦门市数字之光启明跨境电子商务综合服务有限公司"
     assert got["invoice.amount"].value == "180000.00"  # the figure, not the ⑧ of the amount in words
     licence = [
@@ -460,16 +463,13 @@ def test_a_value_wraps_under_a_label_box_that_holds_its_first_line_and_a_photo_l
         _row_item("单元", (1471, 1004, 1576, 1070)),  # a photo's boxes overlap the line above by 2 px
         _row_item("登记机关", (1491, 1294, 1664, 1353)),
     ]
-    got = extract_labeled(licence, ATTACHMENTS.by_kind["business_license"], others, "lic.jpg")
+    got = _read_rows(licence, "business_license")
     assert got["license.address"].value == "厦门市湖里区环岛东路77号17层04单元"
 
 
 def test_a_short_id_name_whose_box_overlaps_the_padded_label_box_is_the_name() -> None:
     """Seed 79797 (untuned), a 150-dpi ID copy: the detector's box around 姓名 runs 22 px into the box of a
     two-character name printed close to it; the name was dropped (centre half a pixel short of the margin)."""
-    from pipeline.extract.forms import extract_labeled
-
-    others = ATTACHMENTS.stop_labels + tuple(a for g in ATTACHMENTS.by_kind.values() for f in g for a in f.labels)
     card = [
         _row_item("姓名", (509, 270, 608, 309)),
         _row_item("吕航", (586, 266, 668, 313)),
@@ -478,31 +478,30 @@ def test_a_short_id_name_whose_box_overlaps_the_padded_label_box_is_the_name() -
         _row_item("公民身份号码", (505, 588, 657, 627)),
         _row_item("330402196209192735", (680, 582, 1052, 629)),
     ]
-    got = extract_labeled(card, ATTACHMENTS.by_kind["id_card"], others, "id.jpg")
+    got = _read_rows(card, "id_card")
     assert got["id_card.name"].value == "吕航"
     assert got["id_card.number"].value == "330402196209192735"
     # a box lying mostly over the label is no value of it
     card[1] = _row_item("吕航", (540, 266, 622, 313))
-    assert "id_card.name" not in extract_labeled(card, ATTACHMENTS.by_kind["id_card"], others, "id.jpg")
+    assert "id_card.name" not in _read_rows(card, "id_card")
 
 
 def test_a_person_s_name_with_digits_in_it_is_never_sure_and_never_taken_from_the_line_below() -> None:
     """A blurred form ran the e-mail and a phone into the legal representative's name: a name holding digits
     has no name's shape (confidence ≤ 0.5, a person reads it); and a name missing beside its label is not
     looked for under it, where 性别 男 is letters too."""
-    from pipeline.extract.forms import clean_value, extract_labeled, shape_ok
+    from pipeline.extract.forms import clean_value, shape_ok
 
-    others = ATTACHMENTS.stop_labels + tuple(a for g in ATTACHMENTS.by_kind.values() for f in g for a in f.labels)
     card = [
         _row_item("姓名", (509, 270, 608, 309)),
         _row_item("32922327940126.com13515361553", (640, 266, 1040, 313)),
         _row_item("性别", (509, 327, 572, 366)),
         _row_item("男", (593, 327, 646, 364)),
     ]
-    got = extract_labeled(card, ATTACHMENTS.by_kind["id_card"], others, "id.jpg")
+    got = _read_rows(card, "id_card")
     assert got["id_card.name"].confidence <= 0.5
     del card[1]
-    assert "id_card.name" not in extract_labeled(card, ATTACHMENTS.by_kind["id_card"], others, "id.jpg")
+    assert "id_card.name" not in _read_rows(card, "id_card")
     for name in ("阿依古丽·买买提", "阿依古丽•买买提", "欧阳娜娜", "John Smith"):
         assert shape_ok("person", clean_value("person", name)), name
     assert not shape_ok("person", clean_value("person", "陈霞13515361553"))
@@ -553,9 +552,6 @@ def test_black_and_white_copies_spaced_labels_and_an_id_copy_whose_labels_faded(
 
 
 def test_a_label_spread_over_several_boxes_is_one_label() -> None:
-    from pipeline.extract.forms import extract_labeled
-
-    others = ATTACHMENTS.stop_labels + tuple(a for g in ATTACHMENTS.by_kind.values() for f in g for a in f.labels)
     licence = [
         _row_item("名", (173, 598, 236, 650)),
         _row_item("称", (270, 600, 343, 650)),
@@ -564,13 +560,13 @@ def test_a_label_spread_over_several_boxes_is_one_label() -> None:
         _row_item("所", (1350, 690, 1393, 748)),
         _row_item("杭州市萧山区象兴一路227号23楼", (1471, 697, 1993, 753)),
     ]
-    got = extract_labeled(licence, ATTACHMENTS.by_kind["business_license"], others, "lic.jpg")
+    got = _read_rows(licence, "business_license")
     assert got["license.name"].value == "浙江启明供应链管理有限公司"
     assert got["license.address"].value == "杭州市萧山区象兴一路227号23楼"
     assert got["license.name"].evidence.bbox == (443, 600, 973, 650)
     # characters too far apart, or that make no label together, stay as read
     apart = [_row_item("名", (173, 598, 236, 650)), _row_item("称", (700, 600, 763, 650))]
-    assert "license.name" not in extract_labeled(apart, ATTACHMENTS.by_kind["business_license"], others, "l")
+    assert "license.name" not in _read_rows(apart, "business_license")
 
 
 PEN_TICK = REPO_ROOT / "tests" / "data" / "pen-tick-across-box-200dpi.jpg"  # office renderer, seed 79797
