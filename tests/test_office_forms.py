@@ -564,6 +564,9 @@ def test_a_label_spread_over_several_boxes_is_one_label() -> None:
     assert got["license.name"].value == "浙江启明供应链管理有限公司"
     assert got["license.address"].value == "杭州市萧山区象兴一路227号23楼"
     assert got["license.name"].evidence.bbox == (443, 600, 973, 650)
+    # seed 80808 (untuned), a 300-dpi licence: the gap of 住　　所 read as a box glyph
+    boxed = [_row_item("住☑所", (1220, 886, 1396, 946)), _row_item("厦门市翔安区象兴一路13号", (1476, 890, 1962, 940))]
+    assert _read_rows(boxed, "business_license")["license.address"].value == "厦门市翔安区象兴一路13号"
     # characters too far apart, or that make no label together, stay as read
     apart = [_row_item("名", (173, 598, 236, 650)), _row_item("称", (700, 600, 763, 650))]
     assert "license.name" not in _read_rows(apart, "business_license")

@@ -62,8 +62,12 @@ class LabelHit:
     rest_box: BBox | None
 
 
+# a box or tick glyph the recogniser reads into the gap of a label spread out (住　　所 read 住☑所)
+GAP_GLYPHS = re.compile("[□☐☑☒■]")
+
+
 def _match_label(item: TextItem, aliases: tuple[str, ...]) -> LabelHit | None:
-    text = norm_label(item.text)
+    text = GAP_GLYPHS.sub("", norm_label(item.text))
     if not text:
         return None
     for alias in sorted(aliases, key=len, reverse=True):
