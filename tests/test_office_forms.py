@@ -505,6 +505,10 @@ def test_a_person_s_name_with_digits_in_it_is_never_sure_and_never_taken_from_th
     for name in ("阿依古丽·买买提", "阿依古丽•买买提", "欧阳娜娜", "John Smith"):
         assert shape_ok("person", clean_value("person", name)), name
     assert not shape_ok("person", clean_value("person", "陈霞13515361553"))
+    # an ID type is words: a phone read into it at 0.99 (a 100-dpi scan) is not one
+    for id_type in ("居民身份证", "身份证", "护照", "港澳居民来往内地通行证", "外国人永久居留身份证"):
+        assert shape_ok("id_type", clean_value("id_type", id_type)), id_type
+    assert not shape_ok("id_type", "13380687722")
 
 
 @pytest.mark.parametrize(

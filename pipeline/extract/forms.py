@@ -186,6 +186,8 @@ SHAPES = {
     # letters only, minority and foreign names joined by a middle dot (as printed or as read): a digit, an @ or
     # a label in it is another line run into the name (a blurred form: a phone and an e-mail address)
     "person": re.compile(r"^[^\W\d_]+(?:[·・•.．][^\W\d_]+)*$"),
+    # 居民身份证, 护照, 港澳居民来往内地通行证 …: words, never a number (a 100-dpi scan gave a phone at 0.99)
+    "id_type": re.compile(r"^[^\d@]+$"),
 }
 
 
@@ -312,7 +314,7 @@ def _value_below(
     """A shaped value printed under its label (营业执照: 统一社会信用代码 above the code); only when it has the
     field's shape, so a neighbouring line is never taken for it."""
     # a name has no shape a neighbouring line lacks (性别 男 under 姓名 is letters too)
-    if spec.shape not in SHAPES or spec.shape in ("years", "person"):
+    if spec.shape not in SHAPES or spec.shape in ("years", "person", "id_type"):
         return None
     lb = hit.label_box
     h = _h(lb)
