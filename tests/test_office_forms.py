@@ -576,6 +576,19 @@ def test_a_label_spread_over_several_boxes_is_one_label() -> None:
     assert "license.name" not in _read_rows(apart, "business_license")
 
 
+def test_a_value_holding_another_field_s_label_is_two_cells_run_together_and_never_sure() -> None:
+    """A 100-dpi scan lost the rule between 机构代码's value and 通信地址's: the address came back as
+    机构代码91330106430320813J杭州市上城区仙岳路82号 at 0.99."""
+    from pipeline.extract.cellform import _labels, _run_together
+
+    hz = load_profiles(REPO_ROOT / "forms")["hangzhou-eport"]
+    own = {norm_label(a) for f in hz.fields if f.key == "address" for a in f.labels}
+    run = _run_together(Field("机构代码91330106430320813J杭州市上城区仙岳路82号", 0.99), own, _labels(hz))
+    assert run.confidence == 0.5 and run.value.startswith("机构代码")
+    plain = _run_together(Field("杭州市上城区仙岳路82号", 0.99), own, _labels(hz))
+    assert plain.confidence == 0.99
+
+
 PEN_TICK = REPO_ROOT / "tests" / "data" / "pen-tick-across-box-200dpi.jpg"  # office renderer, seed 79797
 
 

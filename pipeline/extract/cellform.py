@@ -203,7 +203,7 @@ def read_cells(pages: list[PageCells], profile: OfficeProfile, document: str, wi
         used.add(id(cell))
         value = _value(spec, cell, matches[id(cell)], cells, matches, hints, document, with_bbox)
         if isinstance(value, Field):
-            fields[spec.key] = value
+            fields[spec.key] = _run_together(value, keys, labels)
         elif value is not None:
             missing[spec.key] = (cell.page, value)
     cat_box, cat_items = _category_cell(profile, label_cells, matches, cells)
@@ -211,6 +211,18 @@ def read_cells(pages: list[PageCells], profile: OfficeProfile, document: str, wi
     if serial is not None:
         fields["old_cert_serial"] = serial
     return FormExtraction(fields, len(label_cells), cat_box, cat_items, missing)
+
+
+RUN_TOGETHER_LABEL = 4  # characters of another label that, inside a value, say two cells ran together
+
+
+def _run_together(value: Field, own: set[str], labels: list[tuple[str, str]]) -> Field:
+    """A value holding another field's label (机构代码91330106…杭州市上城区… read as the 通信地址 of a
+    100-dpi scan whose grid lost a rule) is two cells run together: never sure, a person reads it."""
+    text = norm_label(value.value)
+    if any(len(a) >= RUN_TOGETHER_LABEL and a not in own and a in text for _k, a in labels):
+        return Field(value.value, min(value.confidence, 0.5), value.evidence)
+    return value
 
 
 def mend_split_labels(cells: list[Cell], labels: list[tuple[str, str]]) -> list[Cell]:
