@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from pipeline.extract.forms import TextItem
+from pipeline.extract.forms import BOX_GLYPHS, TextItem
 from pipeline.models import BBox
 
 INK_TICKED = 0.10  # share of dark pixels inside the square (inner 70 %) that means "ticked"
@@ -75,10 +75,7 @@ def _squares(binary: np.ndarray, origin: tuple[int, int], text_height: float) ->
 
 def _char_width(ch: str) -> float:
     """Relative advance: CJK and full-width forms are square, ASCII about half as wide."""
-    return 0.5 if ord(ch) < 0x2000 and ch not in "□☐☑☒■" else 1.0
-
-
-BOX_GLYPHS = "□☐☑☒■口"
+    return 0.5 if ord(ch) < 0x2000 and ch not in BOX_GLYPHS else 1.0
 
 
 def option_positions(items: list[TextItem], options: tuple[str, ...]) -> dict[str, tuple[float, float, float]]:

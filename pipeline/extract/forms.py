@@ -62,8 +62,11 @@ class LabelHit:
     rest_box: BBox | None
 
 
-# a box or tick glyph the recogniser reads into the gap of a label spread out (住　　所 read 住☑所)
-GAP_GLYPHS = re.compile("[□☐☑☒■]")
+# a printed box, empty or ticked, as the recogniser reads it (口: the character an empty box is read as)
+BOX_GLYPHS = "□☐☑☒■口"
+# a box glyph the recogniser reads into the gap of a label spread out (住　　所 read 住☑所); 口 is left, it is
+# also a character of labels (电子口岸)
+GAP_GLYPHS = re.compile(f"[{BOX_GLYPHS.replace('口', '')}]")
 
 
 def _match_label(item: TextItem, aliases: tuple[str, ...]) -> LabelHit | None:
