@@ -112,6 +112,7 @@ def test_name_normalisation_folds_width_and_brackets(name: str) -> None:
             "algorithm",
             "text",
             "product_cert",
+            "model",
         ]
     ),
     st.text(max_size=60),

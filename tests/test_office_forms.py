@@ -782,3 +782,19 @@ def test_an_engine_that_reads_no_given_lines_leaves_the_email_as_read() -> None:
     items = [_item("it11@dongdu.cn", 2, 2, 198, 38)]
     engine = LimitedEngine(PagesOnly(), threading.BoundedSemaphore(1))  # type: ignore[arg-type]
     assert email_read_twice(read, items, Image.new("RGB", (300, 100), "white"), engine) == (read, None)
+
+
+def test_a_product_model_read_with_a_one_inside_a_lower_case_word_gets_its_letter_back() -> None:
+    """Seeds 24242 and 23232 (a photo) read the certificate's CloudHSM-3 as C1oudHSM-3 at 0.99: a one (or a
+    zero) between a letter and a lower-case letter is the letter it resembles; digits elsewhere stay."""
+    from pipeline.extract.forms import clean_value
+
+    certificate = [
+        _row_item("证书编号：GM003312220201495", (197, 475, 850, 520)),
+        _row_item("产品型号：C1oudHSM-3", (195, 987, 700, 1032)),
+    ]
+    assert _read_rows(certificate, "product_cert")["product_cert.model"].value == "CloudHSM-3"
+    for model in ("SJJ1528-G", "NetSign-V6", "HSM-5000", "SJJ19113", "GW-SVS-2000", "TSA-1200"):
+        assert clean_value("model", model) == model
+    assert clean_value("model", "Net Sign-V6") == "Net Sign-V6"  # a space between Latin letters is not dropped
+    assert clean_value("model", "Cl0ud HSM-3") == "Cloud HSM-3"

@@ -171,6 +171,9 @@ def clean_value(shape: str, text: str) -> str:
         return re.sub(r"\s", "", m.group(0)) if m else t
     if shape == "text":  # Chinese text has no spaces: one the OCR reads beside a character (11 层) is not there
         return re.sub(r"(?<=[\u3000-\u9fff\uff00-\uffef])\s+|\s+(?=[\u3000-\u9fff\uff00-\uffef])", "", t)
+    if shape == "model":  # a product model (CloudHSM-3, NetSign-V6): a one or zero read inside a lower-case word
+        t = clean_value("text", t)  # is the letter it resembles (C1oudHSM-3, seeds 24242 and 23232, at 0.99)
+        return re.sub(r"(?<=[A-Za-z])0(?=[a-z])", "o", re.sub(r"(?<=[A-Za-z])[1|](?=[a-z])", "l", t))
     if shape == "serial":  # letters that are no hex digit stay: the repair step reads them as the digit they resemble
         return re.sub(r"[^0-9A-Za-z]", "", t).upper()
     return t
