@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLES, attachments, generator, truth
+from PIL import Image, ImageDraw
 
 from pipeline.config import REPO_ROOT
 from pipeline.extract import extract_case
@@ -337,3 +338,16 @@ def test_a_turned_attachment_is_turned_from_a_sample_and_read_once(degrees: int)
     for key in ("license.name", "license.org_code", "license.legal_rep"):
         assert result.fields[key].value == expected[key], key
     assert counter.coarse == 1
+
+
+def test_a_300_dpi_page_is_reduced_to_the_ocr_size_keeping_its_mode_and_its_rules() -> None:
+    from pipeline.extract.images import OCR_LONG_SIDE, scale_for_ocr
+
+    page = Image.new("RGB", (2481, 3508), "white")
+    ImageDraw.Draw(page).rectangle((200, 1000, 2280, 1002), fill="black")  # a 3-px rule
+    small = scale_for_ocr(page)
+    assert small.size == (round(2481 * OCR_LONG_SIDE / 3508), OCR_LONG_SIDE) and small.mode == "RGB"
+    rule_row = round(1001 * OCR_LONG_SIDE / 3508)
+    assert min(small.getpixel((x, rule_row))[0] for x in range(300, 1500, 100)) < 80  # still a dark rule
+    assert scale_for_ocr(page.convert("L")).mode == "L"
+    assert scale_for_ocr(small) is small  # already small enough: untouched
