@@ -826,3 +826,30 @@ def test_a_typed_tick_glyph_smaller_than_the_printed_boxes_is_a_ticked_box() -> 
     assert result is not None
     ticked, _boxes, confidence = result
     assert ticked == ["新办"] and confidence >= 0.9
+
+
+TWO_TICKS = REPO_ROOT / "tests" / "data" / "category-two-ticks-before-boxes.png"  # seed 23232, stack page
+
+
+def test_two_ticks_the_ocr_reads_before_two_boxes_are_two_ticks_whatever_the_contours_say() -> None:
+    """``√□新办 √□注销`` (a form with two categories ticked, in a stack PDF): the box finder took characters
+    of the 注销 note for inked boxes and answered 注销 alone at 0.85, so a reviewer saw one category and no
+    CATEGORY_MULTIPLE.  The OCR's two ticks are what the form shows: both options, at 0.5."""
+    from pipeline.extract import ReadDocument, _category
+    from pipeline.extract.forms import FormExtraction
+    from pipeline.models import DocKind, TextSource
+
+    dx, dy = 300, 330  # the crop's origin on the page
+    items = [
+        TextItem(text, (x0 - dx, y0 - dy, x1 - dx, y1 - dy), score, 3)
+        for text, (x0, y0, x1, y1), score in (
+            ("√□新办", (408, 359, 530, 401), 0.9986),
+            ("√□注销（待注销的证书[序号：", (592, 359, 1016, 403), 0.99),
+            ("])", (1203, 364, 1234, 403), 0.71),
+        )
+    ]
+    doc = ReadDocument("stack.pdf", "0" * 64, "pdf", DocKind.OTHER, TextSource.OCR, 6)
+    doc.page_images[3] = Image.open(TWO_TICKS).convert("RGB")
+    fx = FormExtraction({}, 20, (402 - dx, 336 - dy, 1489 - dx, 425 - dy), items)
+    category = _category(doc, fx, load_profiles(REPO_ROOT / "forms")["xiamen-eport"])
+    assert category is not None and category.value == "新办、注销" and category.confidence <= 0.5

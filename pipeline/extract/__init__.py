@@ -579,6 +579,10 @@ def _category(doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile) -> 
         slots = slot_ticks(page_img, fx.category_texts, options)
         if result is not None:
             ticked, _boxes, conf = result
+            if glyphs is not None and len(glyphs) > 1 and ticked != glyphs:
+                # the OCR read a tick before two options (√□新办 √□注销) where the box contours saw another
+                # set (characters of the note taken for inked boxes): what the form shows is two ticks
+                return Field("、".join(glyphs), 0.5, evidence)
             if slots is not None and slots[0] and slots[0] != ticked:  # box contours and slot ink disagree
                 if len(slots[0]) == 1 and (not ticked or slots[0] == glyphs):
                     return Field(slots[0][0], min(slots[1], 0.85 if slots[0] != glyphs else 0.95), evidence)
@@ -595,6 +599,7 @@ def _category(doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile) -> 
             ticked, conf = slots[0], min(slots[1], 0.92)
             if glyphs and glyphs != ticked:
                 conf = min(conf, 0.5)
+                ticked = glyphs if len(glyphs) > 1 else ticked  # two ticks read: the form shows two
             return Field("、".join(ticked), conf if len(ticked) == 1 else min(conf, 0.5), evidence)
     if glyphs is None:
         return None
