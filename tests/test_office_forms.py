@@ -801,6 +801,18 @@ def test_a_product_model_read_with_a_one_inside_a_lower_case_word_gets_its_lette
     assert clean_value("model", "Cl0ud HSM-3") == "Cloud HSM-3"
 
 
+def _on_crop(box: tuple[float, float, float, float], origin: tuple[int, int]) -> tuple[float, float, float, float]:
+    """A page box as it lies on a crop of the page starting at ``origin``."""
+    return (box[0] - origin[0], box[1] - origin[1], box[2] - origin[0], box[3] - origin[1])
+
+
+def _items_on_crop(
+    rows: tuple[tuple[str, tuple[float, float, float, float], float], ...], origin: tuple[int, int], page: int
+) -> list[TextItem]:
+    """OCR lines (text, page box, score) of a page, placed on a committed crop of it."""
+    return [TextItem(text, _on_crop(box, origin), score, page) for text, box, score in rows]
+
+
 SMALL_TICK_GLYPH = REPO_ROOT / "tests" / "data" / "category-small-tick-glyph-150dpi.png"  # seed 34343, office
 
 
@@ -812,17 +824,14 @@ def test_a_typed_tick_glyph_smaller_than_the_printed_boxes_is_a_ticked_box() -> 
     from pipeline.extract.checkbox import ticked_options
 
     img = Image.open(SMALL_TICK_GLYPH)
-    dx, dy = 250, 180  # the crop's origin on the page
-    items = [
-        TextItem(text, (x0 - dx, y0 - dy, x1 - dx, y1 - dy), 0.99, 1)
-        for text, (x0, y0, x1, y1) in (
-            ("新办", (305, 212, 374, 242)),
-            ("□注销（待注销的证书[序号：", (464, 212, 775, 242)),
-            ("])", (933, 212, 957, 242)),
-        )
-    ]
+    origin = (250, 180)  # the crop's origin on the page
+    rows = (
+        ("新办", (305, 212, 374, 242), 0.99),
+        ("□注销（待注销的证书[序号：", (464, 212, 775, 242), 0.99),
+        ("])", (933, 212, 957, 242), 0.99),
+    )
     options = load_profiles(REPO_ROOT / "forms")["xiamen-eport"].category_options
-    result = ticked_options(img, (301 - dx, 203 - dy, 1124 - dx, 252 - dy), items, options)
+    result = ticked_options(img, _on_crop((301, 203, 1124, 252), origin), _items_on_crop(rows, origin, 1), options)
     assert result is not None
     ticked, _boxes, confidence = result
     assert ticked == ["新办"] and confidence >= 0.9
@@ -839,17 +848,14 @@ def test_two_ticks_the_ocr_reads_before_two_boxes_are_two_ticks_whatever_the_con
     from pipeline.extract.forms import FormExtraction
     from pipeline.models import DocKind, TextSource
 
-    dx, dy = 300, 330  # the crop's origin on the page
-    items = [
-        TextItem(text, (x0 - dx, y0 - dy, x1 - dx, y1 - dy), score, 3)
-        for text, (x0, y0, x1, y1), score in (
-            ("√□新办", (408, 359, 530, 401), 0.9986),
-            ("√□注销（待注销的证书[序号：", (592, 359, 1016, 403), 0.99),
-            ("])", (1203, 364, 1234, 403), 0.71),
-        )
-    ]
+    origin = (300, 330)  # the crop's origin on the page
+    rows = (
+        ("√□新办", (408, 359, 530, 401), 0.9986),
+        ("√□注销（待注销的证书[序号：", (592, 359, 1016, 403), 0.99),
+        ("])", (1203, 364, 1234, 403), 0.71),
+    )
     doc = ReadDocument("stack.pdf", "0" * 64, "pdf", DocKind.OTHER, TextSource.OCR, 6)
     doc.page_images[3] = Image.open(TWO_TICKS).convert("RGB")
-    fx = FormExtraction({}, 20, (402 - dx, 336 - dy, 1489 - dx, 425 - dy), items)
+    fx = FormExtraction({}, 20, _on_crop((402, 336, 1489, 425), origin), _items_on_crop(rows, origin, 3))
     category = _category(doc, fx, load_profiles(REPO_ROOT / "forms")["xiamen-eport"])
     assert category is not None and category.value == "新办、注销" and category.confidence <= 0.5
