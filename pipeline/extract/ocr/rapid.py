@@ -171,8 +171,9 @@ class RapidOcrEngine:
         With ``orient``, a few short lines are read first: when they read well upright the page is read on
         (their readings kept); otherwise the lines' shape (tall: the page lies on its side) and the same
         lines read the other way round tell which quarter turn the page wants, and the page is read turned
-        that way (``OcrPage.turn``; boxes on the turned page) from the lines already found — one detection
-        and one read instead of up to four."""
+        that way (``OcrPage.turn``; boxes on the turned page) — from the lines already found when it was
+        upside down, from a second detection of the turned page when it lay on its side — one read instead
+        of up to four."""
         arr = _bgr(image)
         start = time.perf_counter()
         det: Any = self._coarse_engine("_coarse_det", COARSE_SIDE)(arr, use_det=True, use_cls=False, use_rec=False)
@@ -182,13 +183,22 @@ class RapidOcrEngine:
         turn = 0
         if orient and quads:
             turn, known = self._turn(arr, quads, region is not None)
-        if turn:  # the page turned as it asks, and the lines found on it as it lay: no second detection
+        if turn == 180:  # the page turned as it asks, and the lines found on it as it lay: no second detection
             size = image.size
             image = image.rotate(turn, expand=True)
             quads = _turned_lines(quads, turn, size)
             region = None if region is None else _turned_box(region, turn, size)
+        elif turn:
+            # a page on its side is detected again upright: on its side the detector reads a spaced label's
+            # characters as a column and can miss one (住 of 住　所 kept, 所 lost: a sideways licence in seed
+            # 67676's stack, untuned, lost its address) — a second detection on that page only
+            image = image.rotate(turn, expand=True)
+            arr = _bgr(image)
+            det = self._coarse_engine("_coarse_det", COARSE_SIDE)(arr, use_det=True, use_cls=False, use_rec=False)
+            quads = list(det.boxes) if getattr(det, "boxes", None) is not None else []
+            region = _text_region([_bbox(q) for q in quads], image.size)
         if region is None:
-            boxes = self._read_quads(_bgr(image) if turn else arr, quads, known)
+            boxes = self._read_quads(_bgr(image) if turn == 180 else arr, quads, known)
             return OcrPage(image.width, image.height, boxes, time.perf_counter() - start, self.name, turn)
         image, region, arr, quads, known, flip = self._fine_region(image, region, orient and not turn)
         x0, y0 = region[0], region[1]
