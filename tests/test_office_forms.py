@@ -14,7 +14,7 @@ import json
 
 import pytest
 from conftest import OFFICE_SAMPLES, extract_file
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from pipeline.config import REPO_ROOT
 from pipeline.extract import extract_case
@@ -300,7 +300,6 @@ def test_a_thin_scribble_is_a_sure_signature_and_as_much_scattered_ink_is_not() 
     signature leaves (seed 52525: 0.84, to review); one long stroke makes it sure.  The same amount of ink
     as separate specks (dust, a dirty copy) stays for a person to look at."""
     import numpy as np
-    from PIL import ImageDraw
 
     from pipeline.extract.marks import INK_MIN_SHARE, signature_field
 
@@ -337,6 +336,29 @@ def test_a_name_the_csr_spells_the_same_way_is_no_doubt() -> None:
     assert out["applicant_name"].confidence == 0.95 and out["applicant_name"].value == "厦门东渡电子（集团）有限公司"
     assert "common_name" not in out  # a misread (or a different name) is not vouched for
     assert corroborated({"applicant_name": Field("厦门东渡电子有限公司", 0.86)}) == {}
+
+
+def test_a_person_an_attachment_names_the_same_way_is_no_doubt() -> None:
+    from pipeline.extract import corroborated
+    from pipeline.models import Evidence
+
+    form = Evidence("scan0030.pdf", 5, (371.0, 631.0, 483.0, 675.0))
+    read = {
+        "legal_rep_name": Field("黄静霞", 0.75, form),  # a stack's form, the name under the signature
+        "license.legal_rep": Field("黄静霞", 0.997, Evidence("scan0030.pdf", 3, (439.0, 798.0, 578.0, 859.0))),
+        "handler_name": Field("林涵", 0.8, form),
+        "id_card.2.name": Field("林函", 0.99, Evidence("scan0030.pdf", 2, (1.0, 1.0, 2.0, 2.0))),
+    }
+    out = corroborated(read)
+    assert out["legal_rep_name"] == Field("黄静霞", 0.95, form)
+    assert "handler_name" not in out  # one character apart: the form's reading stays in doubt
+    # the ID copy alone vouches as well; a witness read unsurely does not
+    by_id = {
+        "legal_rep_name": read["legal_rep_name"],
+        "id_card.1.name": Field("黄静霞", 0.97, read["license.legal_rep"].evidence),
+    }
+    assert corroborated(by_id)["legal_rep_name"].confidence == 0.95
+    assert corroborated({**by_id, "id_card.1.name": Field("黄静霞", 0.7, read["license.legal_rep"].evidence)}) == {}
 
 
 def test_a_code_an_attachment_prints_the_same_way_is_no_doubt_and_confirms_its_repair() -> None:
@@ -859,3 +881,88 @@ def test_two_ticks_the_ocr_reads_before_two_boxes_are_two_ticks_whatever_the_con
     fx = FormExtraction({}, 20, _on_crop((402, 336, 1489, 425), origin), _items_on_crop(rows, origin, 3))
     category = _category(doc, fx, load_profiles(REPO_ROOT / "forms")["xiamen-eport"])
     assert category is not None and category.value == "新办、注销" and category.confidence <= 0.5
+
+
+BROKEN_OUTLINES = REPO_ROOT / "tests" / "data" / "category-photo-broken-box-outlines.png"  # seed 78787, photo
+
+
+def test_boxes_whose_outline_broke_up_in_a_photo_are_empty_when_the_ocr_reads_them_empty() -> None:
+    """A phone photo of a 杭州 form with a small ☑ before 新办: the ☑ is a clean square with ink, but the
+    thin outlines of the □ before 注销 and 更新 broke into dashes and were no squares, so the options could
+    not be paired and the category came out empty (CATEGORY_NONE, a clean case to review).  The OCR read
+    both as □ and their middles hold no ink: 新办, at the threshold.  A pen stroke inside either, or an
+    OCR that did not read it as empty, leaves the category undecided as before."""
+    from pipeline.extract.checkbox import ticked_options
+
+    img = Image.open(BROKEN_OUTLINES)
+    origin = (300, 200)
+    rows = (
+        ("新办", (361, 247, 463, 289), 0.99),
+        ("□注销（待注销的证书[序号：", (593, 247, 1048, 290), 0.99),
+        ("1)", (1277, 246, 1313, 289), 0.99),
+        ("□更新（原证书[序号：", (362, 281, 713, 327), 0.99),
+        ("]将在新证书生效后一个月注", (940, 280, 1384, 326), 0.99),
+        ("销", (361, 318, 419, 361), 0.99),
+    )
+    options = load_profiles(REPO_ROOT / "forms")["hangzhou-eport"].category_options
+    region = _on_crop((356, 252, 1423, 355), origin)
+    items = _items_on_crop(rows, origin, 1)
+    result = ticked_options(img, region, items, options)
+    assert result is not None
+    ticked, _boxes, confidence = result
+    assert ticked == ["新办"] and confidence == 0.9
+    unread = [TextItem(it.text.lstrip("□"), it.bbox, it.score, it.page) for it in items]
+    assert ticked_options(img, region, unread, options) is None
+    inked = img.copy()
+    ImageDraw.Draw(inked).line(
+        [_on_crop((604, 255, 624, 280), origin)[:2], _on_crop((604, 255, 624, 280), origin)[2:]], fill=0, width=4
+    )
+    assert ticked_options(inked, region, items, options) is None
+
+
+def test_a_crossed_box_the_ocr_reads_as_squared_times_is_a_ticked_box() -> None:
+    """Word's checked checkbox ☒, scanned at 300 dpi, comes back from the recogniser as ⊠ (seed 5151, a
+    probe of other glyph pairs): it was no box glyph, so the 注销 box slot was placed a character too far
+    left and the category came out at 0.85 from the one empty box left — a clean case to review."""
+    from pipeline.extract.checkbox import _slot_positions
+    from pipeline.extract.forms import category_from_text
+
+    options = load_profiles(REPO_ROOT / "forms")["xiamen-eport"].category_options
+    items = [
+        TextItem("□新办", (388, 307, 512, 356), 0.99, 1),
+        TextItem("⊠注销（待注销的证书[序号：", (595, 306, 1095, 358), 0.99, 1),
+    ]
+    assert category_from_text(items, options) == ["注销"]
+    centre = _slot_positions(items, options)["注销"][0]
+    assert 595 <= centre <= 640  # the slot of the glyph the line starts with (the box lies at 601–630)
+
+
+PEN_ACROSS_BOX = REPO_ROOT / "tests" / "data" / "category-pen-tick-across-box-150dpi.png"  # seed 67676
+
+
+def test_a_thin_pen_tick_across_a_box_is_sure_when_its_ink_is_in_that_box_alone() -> None:
+    """A 150-dpi scan with a thin pen tick across the 新办 box: its outline is no longer a square, the other
+    two boxes are clean and empty, so 新办 was the answer — at 0.85, a clean case to review, since the ink
+    in the box's middle (0.13) is under what slot_ticks alone takes for a tick.  The crossed box with the
+    pen's ink in its middle and none in the others' is sure; with a speck in another box's middle it is not."""
+    from pipeline.extract.checkbox import CROSSED_CONFIDENCE, ticked_options
+
+    img = Image.open(PEN_ACROSS_BOX)
+    origin = (280, 170)
+    rows = (
+        ("新办", (314, 195, 386, 226), 0.99),
+        ("□注销（待注销的证书[序号：", (426, 197, 709, 228), 0.99),
+        ("])", (848, 198, 870, 228), 0.99),
+        ("□更新(原证书[序号：", (314, 230, 524, 260), 0.99),
+        ("]将在新证书生效后一个月注销)", (664, 230, 970, 260), 0.99),
+    )
+    options = load_profiles(REPO_ROOT / "forms")["hangzhou-eport"].category_options
+    region = _on_crop((310, 199, 1134, 256), origin)
+    items = _items_on_crop(rows, origin, 1)
+    result = ticked_options(img, region, items, options)
+    assert result is not None and result[0] == ["新办"] and result[2] == CROSSED_CONFIDENCE
+    speck = img.copy()
+    x0, y0, _x1, _y1 = _on_crop((437, 210, 440, 213), origin)  # the middle of the 注销 box (429–448, 202–221)
+    ImageDraw.Draw(speck).rectangle((x0, y0, x0 + 2, y0 + 2), fill=0)
+    doubt = ticked_options(speck, region, items, options)
+    assert doubt is not None and doubt[0] == ["新办"] and doubt[2] < 0.9

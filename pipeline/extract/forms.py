@@ -62,8 +62,9 @@ class LabelHit:
     rest_box: BBox | None
 
 
-# a printed box, empty or ticked, as the recogniser reads it (口: the character an empty box is read as)
-BOX_GLYPHS = "□☐☑☒■口"
+# a printed box, empty or ticked, as the recogniser reads it (口: the character an empty box is read as; ⊠ and
+# ⌧: a ☒ as it reads it)
+BOX_GLYPHS = "□☐☑☒⊠⌧■口"
 # a box glyph the recogniser reads into the gap of a label spread out (住　　所 read 住☑所); 口 is left, it is
 # also a character of labels (电子口岸)
 GAP_GLYPHS = re.compile(f"[{BOX_GLYPHS.replace('口', '')}]")
@@ -498,7 +499,7 @@ def _wrapped_lines(
 
 CAPITAL_NUMERALS = "壹贰叁肆伍陆柒捌玖拾佰仟圆"  # digits written in words (大写), never in a figure
 
-TICKED = "☑☒■▇█√✓✔×✗✘XxＸｘ"
+TICKED = "☑☒⊠⌧■▇█√✓✔×✗✘XxＸｘ"
 UNTICKED = "□☐口"
 
 
