@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+from pathlib import Path
 
 import pytest
 from conftest import OFFICE_SAMPLES, extract_file
@@ -835,6 +836,18 @@ def _items_on_crop(
     return [TextItem(text, _on_crop(box, origin), score, page) for text, box, score in rows]
 
 
+Rows = tuple[tuple[str, tuple[float, float, float, float], float], ...]
+
+
+def _category_crop(
+    path: Path, origin: tuple[int, int], region: tuple[float, float, float, float], rows: Rows, office: str
+) -> tuple[Image.Image, tuple[float, float, float, float], list[TextItem], tuple[str, ...]]:
+    """A committed crop of a category row: the image, the category region and OCR lines placed on it, and
+    the office's options."""
+    options = load_profiles(REPO_ROOT / "forms")[office].category_options
+    return Image.open(path), _on_crop(region, origin), _items_on_crop(rows, origin, 1), options
+
+
 SMALL_TICK_GLYPH = REPO_ROOT / "tests" / "data" / "category-small-tick-glyph-150dpi.png"  # seed 34343, office
 
 
@@ -845,15 +858,16 @@ def test_a_typed_tick_glyph_smaller_than_the_printed_boxes_is_a_ticked_box() -> 
     scanned forms of seeds 23232 and 34343)."""
     from pipeline.extract.checkbox import ticked_options
 
-    img = Image.open(SMALL_TICK_GLYPH)
-    origin = (250, 180)  # the crop's origin on the page
     rows = (
         ("新办", (305, 212, 374, 242), 0.99),
         ("□注销（待注销的证书[序号：", (464, 212, 775, 242), 0.99),
         ("])", (933, 212, 957, 242), 0.99),
     )
-    options = load_profiles(REPO_ROOT / "forms")["xiamen-eport"].category_options
-    result = ticked_options(img, _on_crop((301, 203, 1124, 252), origin), _items_on_crop(rows, origin, 1), options)
+    # the crop's origin on the page is (250, 180)
+    img, region, items, options = _category_crop(
+        SMALL_TICK_GLYPH, (250, 180), (301, 203, 1124, 252), rows, "xiamen-eport"
+    )
+    result = ticked_options(img, region, items, options)
     assert result is not None
     ticked, _boxes, confidence = result
     assert ticked == ["新办"] and confidence >= 0.9
@@ -894,8 +908,6 @@ def test_boxes_whose_outline_broke_up_in_a_photo_are_empty_when_the_ocr_reads_th
     OCR that did not read it as empty, leaves the category undecided as before."""
     from pipeline.extract.checkbox import ticked_options
 
-    img = Image.open(BROKEN_OUTLINES)
-    origin = (300, 200)
     rows = (
         ("新办", (361, 247, 463, 289), 0.99),
         ("□注销（待注销的证书[序号：", (593, 247, 1048, 290), 0.99),
@@ -904,9 +916,9 @@ def test_boxes_whose_outline_broke_up_in_a_photo_are_empty_when_the_ocr_reads_th
         ("]将在新证书生效后一个月注", (940, 280, 1384, 326), 0.99),
         ("销", (361, 318, 419, 361), 0.99),
     )
-    options = load_profiles(REPO_ROOT / "forms")["hangzhou-eport"].category_options
-    region = _on_crop((356, 252, 1423, 355), origin)
-    items = _items_on_crop(rows, origin, 1)
+    img, region, items, options = _category_crop(
+        BROKEN_OUTLINES, (300, 200), (356, 252, 1423, 355), rows, "hangzhou-eport"
+    )
     result = ticked_options(img, region, items, options)
     assert result is not None
     ticked, _boxes, confidence = result
@@ -914,9 +926,8 @@ def test_boxes_whose_outline_broke_up_in_a_photo_are_empty_when_the_ocr_reads_th
     unread = [TextItem(it.text.lstrip("□"), it.bbox, it.score, it.page) for it in items]
     assert ticked_options(img, region, unread, options) is None
     inked = img.copy()
-    ImageDraw.Draw(inked).line(
-        [_on_crop((604, 255, 624, 280), origin)[:2], _on_crop((604, 255, 624, 280), origin)[2:]], fill=0, width=4
-    )
+    stroke = _on_crop((604, 255, 624, 280), (300, 200))  # across the middle of the 注销 box
+    ImageDraw.Draw(inked).line([stroke[:2], stroke[2:]], fill=0, width=4)
     assert ticked_options(inked, region, items, options) is None
 
 
@@ -947,7 +958,6 @@ def test_a_thin_pen_tick_across_a_box_is_sure_when_its_ink_is_in_that_box_alone(
     pen's ink in its middle and none in the others' is sure; with a speck in another box's middle it is not."""
     from pipeline.extract.checkbox import CROSSED_CONFIDENCE, ticked_options
 
-    img = Image.open(PEN_ACROSS_BOX)
     origin = (280, 170)
     rows = (
         ("新办", (314, 195, 386, 226), 0.99),
@@ -956,9 +966,7 @@ def test_a_thin_pen_tick_across_a_box_is_sure_when_its_ink_is_in_that_box_alone(
         ("□更新(原证书[序号：", (314, 230, 524, 260), 0.99),
         ("]将在新证书生效后一个月注销)", (664, 230, 970, 260), 0.99),
     )
-    options = load_profiles(REPO_ROOT / "forms")["hangzhou-eport"].category_options
-    region = _on_crop((310, 199, 1134, 256), origin)
-    items = _items_on_crop(rows, origin, 1)
+    img, region, items, options = _category_crop(PEN_ACROSS_BOX, origin, (310, 199, 1134, 256), rows, "hangzhou-eport")
     result = ticked_options(img, region, items, options)
     assert result is not None and result[0] == ["新办"] and result[2] == CROSSED_CONFIDENCE
     speck = img.copy()
