@@ -176,9 +176,7 @@ class RapidOcrEngine:
         of up to four."""
         arr = _bgr(image)
         start = time.perf_counter()
-        det: Any = self._coarse_engine("_coarse_det", COARSE_SIDE)(arr, use_det=True, use_cls=False, use_rec=False)
-        quads = list(det.boxes) if getattr(det, "boxes", None) is not None else []
-        region = _text_region([_bbox(q) for q in quads], image.size)
+        quads, region = self._coarse_lines(arr, image.size)
         known: dict[int, tuple[str, float]] = {}
         turn = 0
         if orient and quads:
@@ -194,9 +192,7 @@ class RapidOcrEngine:
             # 67676's stack, untuned, lost its address) — a second detection on that page only
             image = image.rotate(turn, expand=True)
             arr = _bgr(image)
-            det = self._coarse_engine("_coarse_det", COARSE_SIDE)(arr, use_det=True, use_cls=False, use_rec=False)
-            quads = list(det.boxes) if getattr(det, "boxes", None) is not None else []
-            region = _text_region([_bbox(q) for q in quads], image.size)
+            quads, region = self._coarse_lines(arr, image.size)
         if region is None:
             boxes = self._read_quads(_bgr(image) if turn == 180 else arr, quads, known)
             return OcrPage(image.width, image.height, boxes, time.perf_counter() - start, self.name, turn)
@@ -207,6 +203,15 @@ class RapidOcrEngine:
             for b in self._read_quads(arr, quads, known)
         )
         return OcrPage(image.width, image.height, boxes, time.perf_counter() - start, self.name, (turn + flip) % 360)
+
+    def _coarse_lines(
+        self, arr: np.ndarray, size: tuple[int, int]
+    ) -> tuple[list[Any], tuple[int, int, int, int] | None]:
+        """The lines the detector finds on a copy at most COARSE_SIDE px long, and the small region they stand
+        in (None when they cover most of the page)."""
+        det: Any = self._coarse_engine("_coarse_det", COARSE_SIDE)(arr, use_det=True, use_cls=False, use_rec=False)
+        quads = list(det.boxes) if getattr(det, "boxes", None) is not None else []
+        return quads, _text_region([_bbox(q) for q in quads], size)
 
     def _fine_region(
         self, image: Image.Image, region: tuple[int, int, int, int], orient: bool
