@@ -9,7 +9,8 @@
   on ``prefect_port``) and stops it on the way out.
 
 SIGTERM (or Ctrl-C) stops all three cleanly: the scheduler stops taking runs, the watcher finishes the
-submission it is on, the web app finishes its requests and the review worker its case.
+submission it is on, the web app finishes its requests and the review worker its case — within STOP_GRACE
+seconds, past which the process exits whatever still hangs.
 """
 
 from __future__ import annotations
@@ -90,7 +91,9 @@ def serve(
     stop = threading.Event()
 
     def on_term(_sig: int, _frame: Any) -> None:
-        stop.set()
+        if not stop.is_set():
+            stop.set()
+            threading.Thread(target=_stop_within, args=(STOP_GRACE, prefect_server), daemon=True).start()
         raise _Stop  # unwinds the scheduler (or the wait below) in the main thread
 
     previous = signal.signal(signal.SIGTERM, on_term)
@@ -98,7 +101,7 @@ def serve(
         if review_only:
             stop.wait()
         else:
-            _run_schedules(settings)
+            _run_schedules(settings, on_term)
     except (_Stop, KeyboardInterrupt):
         pass
     finally:
@@ -119,6 +122,24 @@ def serve(
                 prefect_server.kill()
         print("cert-intake serve: stopped", flush=True)
     return 0
+
+
+# SIGTERM stops serve within this many seconds: the orderly stop below takes at most ~100 s (threads 30 s each,
+# the Prefect server 30 s); past it, whatever hangs (a scheduler shutdown stuck in Prefect's runner) is cut
+STOP_GRACE = 150.0
+
+
+def _stop_within(grace: float, prefect_server: subprocess.Popen[bytes] | None) -> None:
+    time.sleep(grace)
+    log.warning("shutdown took over %.0f s; exiting", grace)
+    if prefect_server is not None and prefect_server.poll() is None:
+        prefect_server.kill()
+        try:
+            prefect_server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+    print(f"cert-intake serve: stopped (the orderly stop took over {grace:.0f} s)", flush=True)
+    os._exit(0)
 
 
 def start_prefect_server(prefect_home: Path, port: int, timeout: float = 300.0) -> subprocess.Popen[bytes]:
@@ -149,8 +170,14 @@ def start_prefect_server(prefect_home: Path, port: int, timeout: float = 300.0) 
     raise CertIntakeError(f"prefect server did not answer on {url} within {timeout:.0f}s")
 
 
-def _run_schedules(settings: Settings) -> None:
-    from prefect import serve as prefect_serve
+def _run_schedules(settings: Settings, on_term: Any) -> None:
+    """The schedules as Prefect deployments, served by a Prefect runner in this (the main) thread until
+    ``on_term`` unwinds it.  ``prefect.serve`` is not used: its runner installs its own SIGTERM handler, which
+    stops the runner from inside the signal handler and can hang there (a serve test waited 300 s for the
+    process to end); the runner here installs ``on_term`` instead."""
+    import asyncio
+
+    from prefect.runner import Runner
 
     from pipeline.flows import batch, revocations
 
@@ -165,4 +192,8 @@ def _run_schedules(settings: Settings) -> None:
             **schedule_args(settings.schedules.get("revocations", "0 1 * * *")),
         ),
     ]
-    prefect_serve(*deployments, print_starting_message=False)  # type: ignore[arg-type]
+    runner = Runner(pause_on_shutdown=True)  # as prefect.serve makes it
+    for deployment in deployments:
+        runner.add_deployment(deployment)  # type: ignore[arg-type]
+    runner.handle_sigterm = on_term  # type: ignore[method-assign]  # what the runner installs for SIGTERM
+    asyncio.run(runner.start())

@@ -289,3 +289,21 @@ def test_a_case_held_by_another_worker_is_left_alone(ctx: Context, tmp_path: Pat
         holder.wait()
     # the holder died: its lock went with it
     assert process_case(ctx, o.case_id)["status"] == "issued"
+
+
+def test_a_stop_that_hangs_past_the_grace_still_ends_serve_and_its_prefect_server() -> None:
+    """The watchdog SIGTERM starts: when the orderly stop hangs past the grace (here the main thread sleeps on),
+    the Prefect server serve started is killed and the process ends with its 'stopped' line."""
+    code = (
+        "import subprocess, sys, threading, time\n"
+        "from pipeline.serve import _stop_within\n"
+        "server = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "print(server.pid, flush=True)\n"
+        "threading.Thread(target=_stop_within, args=(0.5, server), daemon=True).start()\n"
+        "time.sleep(600)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=300)
+    pid_line, stopped = proc.stdout.splitlines()[:2]
+    assert proc.returncode == 0 and stopped.startswith("cert-intake serve: stopped")
+    with pytest.raises(ProcessLookupError):  # killed and reaped before serve exits
+        os.kill(int(pid_line), 0)
