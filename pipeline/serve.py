@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +171,7 @@ def start_prefect_server(prefect_home: Path, port: int, timeout: float = 300.0) 
     raise CertIntakeError(f"prefect server did not answer on {url} within {timeout:.0f}s")
 
 
-def _run_schedules(settings: Settings, on_term: Any) -> None:
+def _run_schedules(settings: Settings, on_term: Callable[[int, Any], None]) -> None:
     """The schedules as Prefect deployments, served by a Prefect runner in this (the main) thread until
     ``on_term`` unwinds it.  ``prefect.serve`` is not used: its runner installs its own SIGTERM handler, which
     stops the runner from inside the signal handler and can hang there (a serve test waited 300 s for the

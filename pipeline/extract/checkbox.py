@@ -259,16 +259,18 @@ def _pair_by_slot(
 
 
 def _slot_inks(img: Image.Image, pos: dict[str, tuple[float, float, float]]) -> dict[str, float]:
-    """Share of dark pixels in the middle of each option's box slot."""
-    grey = np.asarray(img.convert("L"))
-    binary = grey < 128
+    """Share of dark pixels in the middle of each option's box slot (only those windows turned grey, not the
+    page: the category is weighed with it up to three times)."""
     inks: dict[str, float] = {}
     for opt, (cx, cy, unit) in pos.items():
         half = 0.25 * unit  # inside the box: an empty box has no ink there, its outline stays outside
         x0, x1 = int(max(0, cx - half)), int(min(img.width, cx + half))
         y0, y1 = int(max(0, cy - half)), int(min(img.height, cy + half))
-        region = binary[y0:y1, x0:x1]
-        inks[opt] = float(region.mean()) if region.size else 0.0
+        if x1 <= x0 or y1 <= y0:
+            inks[opt] = 0.0
+            continue
+        region = np.asarray(img.crop((x0, y0, x1, y1)).convert("L")) < 128
+        inks[opt] = float(region.mean())
     return inks
 
 
