@@ -24,6 +24,8 @@ SAMPLES = REPO / "samples" / "cases"
 TRUTH = REPO / "samples" / "truth"
 OFFICE_SAMPLES = REPO / "samples" / "office"
 
+_FORMS_COPY = pytest.StashKey[Path]()
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """The suite's offices accept typed (DOCX / text-layer PDF) forms, so the many issuance tests can use
@@ -38,6 +40,15 @@ def pytest_configure(config: pytest.Config) -> None:
             with profile.open("a", encoding="utf-8") as fh:
                 fh.write("\nunsealed_text_form: accept  # test suite only (see tests/conftest.py)\n")
     os.environ["CERT_INTAKE_FORMS_DIR"] = str(target)
+    config.stash[_FORMS_COPY] = target
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The copy of forms/ made for this run goes with it (it was left in the temp directory, one per run)."""
+    target = config.stash.get(_FORMS_COPY, None)
+    if target is not None:
+        shutil.rmtree(target, ignore_errors=True)
+        os.environ.pop("CERT_INTAKE_FORMS_DIR", None)
 
 
 _GIVEN_PORTS: set[int] = set()
