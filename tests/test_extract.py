@@ -7,7 +7,6 @@ import random
 import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import SAMPLES, attachments, generator, truth
 from PIL import Image, ImageDraw
@@ -365,14 +364,15 @@ def test_short_lines_are_not_padded_to_seven_characters(monkeypatch: pytest.Monk
     """RapidOCR pads every batch of lines to at least 320 px, seven characters, so a two-character label cost
     the recogniser what a seven-character line does — and most of an attachment's lines are short (110 of 160
     on a case of seed 10101).  The line recogniser pads a batch only to its widest line: the licence copy's
-    fields read as before from under four fifths of the input (measured: about two thirds)."""
+    fields read as before from under four fifths of the input (measured: about two thirds), by the model
+    session the full-page read uses (~190 MB each)."""
     from pipeline.extract.ocr.rapid import LINE_MIN_WIDTH
 
     engine = get_engine("rapidocr")
-    reader = engine._line_reader()  # type: ignore[attr-defined]
-    reader.recognize_txt([np.full((48, 96, 3), 255, np.uint8)])  # loads the recogniser
-    spy = _InputWidths(reader.text_rec.session)
-    monkeypatch.setattr(reader.text_rec, "session", spy)
+    lines = engine._line_recogniser()  # type: ignore[attr-defined]
+    assert lines.session is engine._engine.text_rec.session  # type: ignore[attr-defined]  # one model in memory
+    spy = _InputWidths(lines.session)
+    monkeypatch.setattr(lines, "session", spy)
     licence = (SAMPLES / "xiamen-new-scan" / "营业执照.jpg").read_bytes()
     _p, result, _d = extract_case(
         [("scan0001.jpg", "x", licence)], PROFILES, "xiamen-eport", lambda: engine, ATTACHMENTS
