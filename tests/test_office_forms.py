@@ -848,6 +848,17 @@ def _category_crop(
     return Image.open(path), _on_crop(region, origin), _items_on_crop(rows, origin, 1), options
 
 
+def _ticked(
+    img: Image.Image, region: tuple[float, float, float, float], items: list[TextItem], options: tuple[str, ...]
+) -> tuple[list[str], float]:
+    """The options ticked_options finds ticked in a category region, and its confidence (it must decide)."""
+    from pipeline.extract.checkbox import ticked_options
+
+    result = ticked_options(img, region, items, options)
+    assert result is not None
+    return result[0], result[2]
+
+
 SMALL_TICK_GLYPH = REPO_ROOT / "tests" / "data" / "category-small-tick-glyph-150dpi.png"  # seed 34343, office
 
 
@@ -856,7 +867,6 @@ def test_a_typed_tick_glyph_smaller_than_the_printed_boxes_is_a_ticked_box() -> 
     the OCR does not read: it was no square to the box finder (under 0.45 of the text's height), 新办 had no
     box, the 注销 box was empty, and the category came out at 0.85 — a clean case to review (2 of 46
     scanned forms of seeds 23232 and 34343)."""
-    from pipeline.extract.checkbox import ticked_options
 
     rows = (
         ("新办", (305, 212, 374, 242), 0.99),
@@ -864,12 +874,9 @@ def test_a_typed_tick_glyph_smaller_than_the_printed_boxes_is_a_ticked_box() -> 
         ("])", (933, 212, 957, 242), 0.99),
     )
     # the crop's origin on the page is (250, 180)
-    img, region, items, options = _category_crop(
-        SMALL_TICK_GLYPH, (250, 180), (301, 203, 1124, 252), rows, "xiamen-eport"
+    ticked, confidence = _ticked(
+        *_category_crop(SMALL_TICK_GLYPH, (250, 180), (301, 203, 1124, 252), rows, "xiamen-eport")
     )
-    result = ticked_options(img, region, items, options)
-    assert result is not None
-    ticked, _boxes, confidence = result
     assert ticked == ["新办"] and confidence >= 0.9
 
 
@@ -919,9 +926,7 @@ def test_boxes_whose_outline_broke_up_in_a_photo_are_empty_when_the_ocr_reads_th
     img, region, items, options = _category_crop(
         BROKEN_OUTLINES, (300, 200), (356, 252, 1423, 355), rows, "hangzhou-eport"
     )
-    result = ticked_options(img, region, items, options)
-    assert result is not None
-    ticked, _boxes, confidence = result
+    ticked, confidence = _ticked(img, region, items, options)
     assert ticked == ["新办"] and confidence == 0.9
     unread = [TextItem(it.text.lstrip("□"), it.bbox, it.score, it.page) for it in items]
     assert ticked_options(img, region, unread, options) is None
@@ -967,8 +972,7 @@ def test_a_thin_pen_tick_across_a_box_is_sure_when_its_ink_is_in_that_box_alone(
         ("]将在新证书生效后一个月注销)", (664, 230, 970, 260), 0.99),
     )
     img, region, items, options = _category_crop(PEN_ACROSS_BOX, origin, (310, 199, 1134, 256), rows, "hangzhou-eport")
-    result = ticked_options(img, region, items, options)
-    assert result is not None and result[0] == ["新办"] and result[2] == CROSSED_CONFIDENCE
+    assert _ticked(img, region, items, options) == (["新办"], CROSSED_CONFIDENCE)
     speck = img.copy()
     x0, y0, _x1, _y1 = _on_crop((437, 210, 440, 213), origin)  # the middle of the 注销 box (429–448, 202–221)
     ImageDraw.Draw(speck).rectangle((x0, y0, x0 + 2, y0 + 2), fill=0)
