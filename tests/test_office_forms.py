@@ -239,6 +239,28 @@ def test_office_rendered_scans_every_field(case: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("degrees", [90, 270])
+def test_a_form_lying_on_its_side_is_read_from_its_rules_once_turned(degrees: int) -> None:
+    """A form page on its side (stacks hold them) has no grid as it lies, so it was read by the detector
+    once turned — which ran a value wrapped over three close lines of a narrow cell into its first line
+    (seed 33445's stack: 通用名 厦门市海辰数 at 1.0).  Turned upright, its grid is found and it is read from
+    its rules, line by line, as an upright form is: every field of the committed 150-dpi scan."""
+    from pipeline.extract import _read_page
+
+    truth = _truth("committed-xiamen-scan-jpg150")
+    (name, _sha, data) = next(f for f in _files("committed-xiamen-scan-jpg150") if f[0].endswith(".jpg"))
+    on_its_side = Image.open(io.BytesIO(data)).convert("RGB").rotate(degrees, expand=True)
+    read, _seconds = _read_page(get_engine(), on_its_side)
+    assert read.rotation == (360 - degrees) % 360 and read.ruled is not None
+    ruled_lines = set(read.ruled.lines)
+    assert read.result.boxes and all(box.bbox in ruled_lines for box in read.result.boxes)
+    buf = io.BytesIO()
+    on_its_side.save(buf, "JPEG", quality=92)
+    _p, result, _d = extract_case([(name, "x", buf.getvalue())], PROFILES, "xiamen-eport", get_engine, ATTACHMENTS)
+    assert _wrong(dict(truth["fields"]), result.fields) == []
+
+
+@pytest.mark.slow
 def test_a_whole_stack_pdf_is_split_by_content_and_every_field_read() -> None:
     truth, result = _extract("committed-hangzhou-stack")
     stack = [d for d in result.documents if d.name.endswith(".pdf")]

@@ -194,6 +194,15 @@ def _read_page(engine: OcrEngine, img: Image.Image) -> tuple[PageRead, float]:
             best = PageRead(turned, again, degrees, None)
     analysed = best.rotation == 0 and reads_lines(engine)  # that page was analysed above
     best.ruled = upright if analysed else gridlines.analyse(best.image)
+    if best.ruled is not None and best.rotation in (90, 270) and reads_lines(engine):
+        # a form lying on its side (in a stack): read from its rules as an upright form is — the detector
+        # ran a value wrapped over three close lines of a narrow cell into its first line (seed 33445's
+        # stack: 通用名 厦门市海辰数, at 1.0, for 厦门市海辰数据服务有限公司)
+        start = time.perf_counter()
+        lines = _lines_read(engine, best.image, best.ruled)
+        seconds += time.perf_counter() - start
+        if lines is not None:
+            best.result = lines
     return best, seconds
 
 
