@@ -531,6 +531,36 @@ def test_a_short_id_name_whose_box_overlaps_the_padded_label_box_is_the_name() -
     assert "id_card.name" not in _read_rows(card, "id_card")
 
 
+def test_a_tall_line_centred_on_the_next_label_s_row_is_that_row_s_value() -> None:
+    """Seed 55667 (untuned), an ID copy in a stack: the detector's box of 男民族汉 [387–447] reached into the
+    row band of 姓名 [354–390] — but it is centred on 性别's row — and the name came out 东方军航男民族汉 at
+    1.0 (the case then held for a name mismatch).  A line nearer another label's row is that label's value."""
+    card = [
+        _row_item("姓名", (382, 354, 441, 390)),
+        _row_item("东方军航", (464, 338, 589, 388)),
+        _row_item("性别", (384, 407, 448, 443)),
+        _row_item("男民族汉", (445, 387, 685, 447)),
+        _row_item("公民身份号码", (380, 640, 560, 680)),
+        _row_item("330402196209192735", (600, 636, 1000, 682)),
+    ]
+    got = _read_rows(card, "id_card")
+    assert got["id_card.name"].value == "东方军航"
+    assert got["id_card.number"].value == "330402196209192735"
+    # nearer the name's own row than 性别's, a line on the label's row band is still the value
+    card[3] = _row_item("男民族汉", (445, 470, 685, 510))
+    card[1] = _row_item("东方", (464, 338, 540, 388))
+    card.append(_row_item("军航", (550, 350, 620, 398)))
+    assert _read_rows(card, "id_card")["id_card.name"].value == "东方军航"
+    # a label of a column further left, on the value's row, claims nothing (the same corpus's licence)
+    licence = [
+        _row_item("经营范围", (171, 894, 341, 956)),
+        _row_item("一般项目：技术服务、技术开发、技术咨询、技", (446, 899, 1087, 940)),
+        _row_item("住所", (1220, 891, 1318, 958)),
+        _row_item("杭州市拱墅区观音山路950号12层", (1474, 899, 2076, 956)),
+    ]
+    assert _read_rows(licence, "business_license")["license.address"].value == "杭州市拱墅区观音山路950号12层"
+
+
 def test_a_person_s_name_with_digits_in_it_is_never_sure_and_never_taken_from_the_line_below() -> None:
     """A blurred form ran the e-mail and a phone into the legal representative's name: a name holding digits
     has no name's shape (confidence ≤ 0.5, a person reads it); and a name missing beside its label is not

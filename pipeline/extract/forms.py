@@ -419,6 +419,7 @@ def _value_items(
         # detector pads its boxes: 姓名 [509–608] beside 吕航 [586–668]) by less than half its own width
         and (it.bbox[0] >= right_edge - 4 or right_edge - it.bbox[0] < 0.5 * (it.bbox[2] - it.bbox[0]))
         and it.bbox[0] < cut
+        and not _nearer_row(it, hit, label_items)
     ]
     # a value is contiguous: stop at a wide gap (a seal's text or a note far to the right is not the value)
     kept: list[TextItem] = []
@@ -436,6 +437,23 @@ def _value_items(
     left = hit.rest_box[0] if hit.rest_box else right_edge
     wrapped = _wrapped_lines(first, items, label_items, label_ids, left, cut, lb[0])
     return _reading_order(kept + wrapped)
+
+
+def _nearer_row(it: TextItem, hit: LabelHit, label_items: list[TextItem]) -> bool:
+    """Whether a line stands nearer the row of another label of this label's column, left of the line,
+    than the row of this one: a tall detector box can reach into the label's row band from the row below (an
+    ID copy's 男民族汉 [387–447] within 姓名's band [354–390], but centred on 性别's row: the name came out
+    东方军航男民族汉).  A label of a column further left (a licence's 经营范围 on 住所's row) claims nothing."""
+    lb = hit.label_box
+    return any(
+        li is not hit.item
+        and li.page == it.page
+        and lb[0] - 0.5 * _h(lb) < li.bbox[2] <= it.bbox[0] + 0.5 * _h(li.bbox)
+        and not same_row(lb, li.bbox)
+        and same_row(li.bbox, it.bbox)
+        and abs(_cy(li.bbox) - _cy(it.bbox)) < abs(_cy(lb) - _cy(it.bbox))
+        for li in label_items
+    )
 
 
 def _reading_order(parts: list[TextItem]) -> list[TextItem]:
