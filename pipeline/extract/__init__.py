@@ -157,7 +157,8 @@ def _turned(prepared: Image.Image, degrees: int) -> Image.Image:
 def _read_page(engine: OcrEngine, img: Image.Image) -> tuple[PageRead, float]:
     """A ruled form: its text lines come from the pixels (gridlines) and only the recogniser runs — upright,
     then turned 180° (a page fed upside down in a stack).  Any other page, or a ruled one whose lines read
-    badly, gets the engine's full detector + recogniser, and the other orientations when it reads poorly."""
+    badly, gets the engine's full detector + recogniser, and the other orientations when it reads poorly; a
+    form found lying on its side that way is then read from its rules after all."""
     seconds = 0.0
     prepared = images.prepare(img).image
     ruled_seen = False
