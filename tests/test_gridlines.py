@@ -166,6 +166,50 @@ def test_a_rule_broken_into_dashes_in_one_row_still_splits_that_row() -> None:
     assert ruled is not None and len(ruled.cells) == 18  # 6 rows x 3 columns
 
 
+def test_a_rule_grey_at_the_ink_threshold_still_splits_its_rows() -> None:
+    """Seed 99001's stack (untuned): a thin rule scanned grey (152–187 under an ink threshold of 159) was
+    held by the strict binary only as dashes with long gaps, over two rows; neither search kept it and a
+    name ran into the next label (宋桂华联系电话).  The laxer search reads the page binarised halfway
+    between ink and paper."""
+    import numpy as np
+
+    from pipeline.extract.gridlines import analyse
+
+    arr = np.asarray(_ruled_page()).copy()
+    top, row = 300, 90
+    rng = np.random.default_rng(3)
+    arr[:, :, :] = np.clip(arr.astype(int) + rng.integers(-12, 13, arr.shape[:2])[..., None], 0, 255)
+    for y in range(top + 2 * row + 2, top + 4 * row):  # rows three and four: 2 px of ink, 8 px of pale grey
+        arr[y, 1000:1002] = 100 if (y - top) % 10 < 2 else 175
+    ruled = analyse(Image.fromarray(arr))
+    assert ruled is not None and len(ruled.cells) == 18  # 6 rows x 3 columns (16 when the two rows merge)
+
+
+def test_a_laxer_stretch_with_writing_beside_it_does_not_continue_a_rule() -> None:
+    """Seed 34343 (a 150-dpi scan): the bold label 服务类密码设备商用密码产品 / 认证证书编号, wrapped under the
+    column of the rule above it, stacks its strokes into a run the paler binary joins; a stretch the laxer
+    search adds must have paper beside it, as a rule has."""
+    import numpy as np
+
+    from pipeline.extract.gridlines import _faint_continued
+
+    horiz = np.zeros((400, 400), np.uint8)
+    for y in (0, 100, 200, 300):
+        horiz[y : y + 2, :] = 255
+    vert = np.zeros_like(horiz)
+    vert[0:102, 100:102] = 255  # two rules found the strict way in the first row
+    vert[0:102, 250:252] = 255
+    lenient = vert.copy()
+    lenient[100:302, 100:102] = 255  # below: a stroke stack under the first rule's column
+    lenient[100:302, 250:252] = 255  # and the second rule, pale, continued over two rows
+    binary = vert.copy()
+    binary[105:295:3, 90:98] = 255  # the label's characters on both sides of the stack
+    binary[105:295:3, 104:112] = 255
+    out = _faint_continued(vert, lenient, binary, horiz, 7)
+    assert not out[110:290, 100:102].any()
+    assert out[100:302, 250].all()
+
+
 def test_strokes_stacked_on_a_rule_are_no_rule_and_a_rule_prolonged_by_text_is_cut_at_the_table() -> None:
     import numpy as np
 

@@ -52,12 +52,16 @@ def _rules(binary: np.ndarray, length: int, axis: int, gap: int = 3) -> tuple[np
     return mask, count
 
 
-def _faint_continued(vert: np.ndarray, lenient: np.ndarray) -> np.ndarray:
+def _faint_continued(
+    vert: np.ndarray, lenient: np.ndarray, binary: np.ndarray, horiz: np.ndarray, band: int
+) -> np.ndarray:
     """The vertical rules, with the stretches of them that only a laxer search finds: a rule as grey as the
     page's ink threshold binarises into dashes with gaps of several pixels, and between two horizontal rules
     it can be lost whole (seed 13131's stack: two label cells ran into their values).  A stretch the laxer
-    search adds is kept only in a column that holds a rule found the strict way, and only as thin as such
-    a rule; the laxer search alone also joins stroke fragments of 150-dpi text into runs."""
+    search adds is kept only in a column that holds a rule found the strict way, only as thin as such a
+    rule, and only with paper beside it (``_stroked``): the laxer search alone also joins stroke fragments
+    of 150-dpi text into runs, and a bold label wrapped over two lines under a rule's column stacks its
+    strokes into one (seed 34343's 服务类密码设备商用密码产品 / 认证证书编号 cut in two)."""
     n, _labels, stats, _ = cv2.connectedComponentsWithStats(vert, connectivity=8)
     if n <= 1:
         return vert
@@ -65,11 +69,45 @@ def _faint_continued(vert: np.ndarray, lenient: np.ndarray) -> np.ndarray:
     ruled = (vert > 0).any(axis=0).astype(np.uint8).reshape(1, -1)
     columns = np.asarray(cv2.dilate(ruled, np.ones((1, 3), np.uint8))).reshape(-1) > 0  # and one pixel either side
     added = np.where(columns[None, :], lenient, 0).astype(np.uint8)
-    added[vert > 0] = 0
+    # only where the strict rule has a gap: beside it the paler binary would merely widen it by its grey rim
+    added[cv2.dilate(vert, np.ones((1, 3), np.uint8)) > 0] = 0
     m, labels, stats, _ = cv2.connectedComponentsWithStats(added, connectivity=8)
     keep = np.zeros(m, dtype=np.uint8)
     keep[1:] = np.where(stats[1:, 2] <= thin, 255, 0)
+    crossing = cv2.dilate(horiz, np.ones((7, 7), np.uint8)) > 0
+    ink = binary > 0
+    for i in np.flatnonzero(keep):
+        if _stroked(ink, crossing, tuple(int(v) for v in stats[i, :4]), band):
+            keep[i] = 0
     return cv2.bitwise_or(vert, keep[labels])
+
+
+def _stroked(ink: np.ndarray, crossing: np.ndarray, box: tuple[int, ...], band: int) -> bool:
+    """Whether a vertical run is written strokes rather than a rule: ink beside it on both sides (within
+    ``band`` px) in more than a fifth of its rows away from where horizontal rules cross.  A ruling line
+    has blank paper on both sides; a run of stacked strokes has the rest of its characters there."""
+    x, y, w, h = box
+    rows = ~crossing[y : y + h, x : x + w].any(axis=1)
+    if np.count_nonzero(rows) < band:
+        return False
+    width = ink.shape[1]
+    left = ink[y : y + h, max(0, x - 2 - band) : max(0, x - 2)]
+    right = ink[y : y + h, min(width, x + w + 2) : min(width, x + w + 2 + band)]
+    if left.shape[1] == 0 or right.shape[1] == 0:
+        return False
+    return bool(min(left[rows].any(axis=1).mean(), right[rows].any(axis=1).mean()) > 0.2)
+
+
+def _paler_ink(red: np.ndarray, ink_level: float) -> np.ndarray:
+    """The page binarised halfway between its ink threshold (Otsu's) and its paper: a thin grey rule drawn
+    one pixel wide and smeared over two by the scan sits right at the ink threshold, so that the strict
+    binary holds only every other pixel of it (seed 99001's stack, untuned: a rule of grey 152–187 under a
+    threshold of 159 was lost between 法定代表人's name and 联系电话 over two rows, and the name read
+    宋桂华联系电话).  Only the laxer search for vertical rules uses it, in columns that already hold a rule."""
+    hist = np.bincount(red.reshape(-1), minlength=256)
+    start = int(ink_level) + 1
+    paper = start + int(np.argmax(hist[start:]))  # the commonest level lighter than ink
+    return cv2.threshold(red, (ink_level + paper) / 2, 255, cv2.THRESH_BINARY_INV)[1]
 
 
 def _meeting(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -125,20 +163,10 @@ def _written(vert: np.ndarray, horiz: np.ndarray, binary: np.ndarray, unit: int)
         return vert
     crossing = cv2.dilate(horiz, np.ones((7, 7), np.uint8)) > 0
     ink = binary > 0
-    width = vert.shape[1]
     band = max(3, unit // 2)
     out = vert.copy()
     for i in range(1, n):
-        x, y, w, h = (int(v) for v in stats[i, :4])
-        rows = ~crossing[y : y + h, x : x + w].any(axis=1)
-        if np.count_nonzero(rows) < band:
-            continue
-        left = ink[y : y + h, max(0, x - 2 - band) : max(0, x - 2)]
-        right = ink[y : y + h, min(width, x + w + 2) : min(width, x + w + 2 + band)]
-        if left.shape[1] == 0 or right.shape[1] == 0:
-            continue
-        beside = min(left[rows].any(axis=1).mean(), right[rows].any(axis=1).mean())
-        if beside > 0.2:
+        if _stroked(ink, crossing, tuple(int(v) for v in stats[i, :4]), band):
             out[labels == i] = 0
     return out
 
@@ -241,7 +269,7 @@ def analyse(img: Image.Image) -> RuledPage | None:
     """Text lines and cells of a ruled page; None when the page has no table grid."""
     rgb = np.asarray(img.convert("RGB"))
     red = np.ascontiguousarray(rgb[:, :, 0])
-    binary = cv2.threshold(red, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
+    ink_level, binary = cv2.threshold(red, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     height, width = binary.shape
     horiz, found = _rules(binary, max(60, width // 12), axis=1)
     if found < MIN_H_LINES:
@@ -260,7 +288,8 @@ def analyse(img: Image.Image) -> RuledPage | None:
         return None
     if len(_cells(_closed(met, _meeting(vert, met), unit), unit)) < MIN_CELLS // 2:
         return None
-    vert = _faint_continued(vert, _rules(binary, max(40, height // 40), axis=0, gap=5)[0])
+    lenient = _rules(_paler_ink(red, ink_level), max(40, height // 40), axis=0, gap=5)[0]
+    vert = _faint_continued(vert, lenient, binary, horiz, max(3, unit // 2))
     # a table's rules meet each other; a stroke of a big bold title, or an underline, meets none
     horiz, vert = _meeting(horiz, vert), _meeting(vert, horiz)
     vert = _written(_spanning(vert, horiz, max(6, unit // 2)), horiz, binary, unit)
