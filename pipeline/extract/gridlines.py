@@ -53,7 +53,7 @@ def _rules(binary: np.ndarray, length: int, axis: int, gap: int = 3) -> tuple[np
 
 
 def _faint_continued(
-    vert: np.ndarray, lenient: np.ndarray, binary: np.ndarray, horiz: np.ndarray, band: int
+    vert: np.ndarray, lenient: np.ndarray, binary: np.ndarray, horiz: np.ndarray, unit: int
 ) -> np.ndarray:
     """The vertical rules, with the stretches of them that only a laxer search finds: a rule as grey as the
     page's ink threshold binarises into dashes with gaps of several pixels, and between two horizontal rules
@@ -74,8 +74,10 @@ def _faint_continued(
     m, labels, stats, _ = cv2.connectedComponentsWithStats(added, connectivity=8)
     keep = np.zeros(m, dtype=np.uint8)
     keep[1:] = np.where(stats[1:, 2] <= thin, 255, 0)
+    if not keep.any():
+        return vert
     crossing = cv2.dilate(horiz, np.ones((7, 7), np.uint8)) > 0
-    ink = binary > 0
+    ink, band = binary > 0, max(3, unit // 2)
     for i in np.flatnonzero(keep):
         if _stroked(ink, crossing, tuple(int(v) for v in stats[i, :4]), band):
             keep[i] = 0
@@ -289,7 +291,7 @@ def analyse(img: Image.Image) -> RuledPage | None:
     if len(_cells(_closed(met, _meeting(vert, met), unit), unit)) < MIN_CELLS // 2:
         return None
     lenient = _rules(_paler_ink(red, ink_level), max(40, height // 40), axis=0, gap=5)[0]
-    vert = _faint_continued(vert, lenient, binary, horiz, max(3, unit // 2))
+    vert = _faint_continued(vert, lenient, binary, horiz, unit)
     # a table's rules meet each other; a stroke of a big bold title, or an underline, meets none
     horiz, vert = _meeting(horiz, vert), _meeting(vert, horiz)
     vert = _written(_spanning(vert, horiz, max(6, unit // 2)), horiz, binary, unit)
