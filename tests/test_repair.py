@@ -56,3 +56,16 @@ def test_a_serial_read_with_a_letter_o_is_read_whole_and_repaired_for_a_person()
     assert typed is not None
     kept, none = repair_fields({"old_cert_serial": typed})
     assert kept["old_cert_serial"].value == "1CEBOECF" and none == []
+
+
+def test_a_closing_bracket_read_as_j_is_not_part_of_the_serial() -> None:
+    """Seed 23456: the ] after 序号：13D616F8C4A40CC0ED was read as J and joined the serial.  A serial is hex and
+    J resembles no hex digit, so a J ending the run with no ] after it is the bracket; a J followed by the ]
+    was written inside the brackets and is left for validation to question."""
+    from pipeline.extract.forms import TextItem, old_serial
+
+    line = TextItem("√注销（待注销的证书[序号：13D616F8C4A40CC0EDJ）", (356, 308, 1334, 348), 0.93, 1)
+    read = old_serial([line], "scan.jpg", with_bbox=True)
+    assert read is not None and read.value == "13D616F8C4A40CC0ED" and read.confidence == 0.93
+    kept = old_serial([TextItem("注销（待注销的证书[序号：13D616F8C4AJ]）", (0, 0, 1, 1), 0.9, 1)], "s.jpg", True)
+    assert kept is not None and kept.value == "13D616F8C4AJ"

@@ -350,11 +350,17 @@ def old_serial(items: list[TextItem], document: str, with_bbox: bool) -> Field |
     """The 序号 of the old certificate in the category option's text, or None."""
     if not items:
         return None
-    m = SERIAL.search("".join(unicodedata.normalize("NFKC", it.text) for it in items).replace(" ", ""))
+    text = "".join(unicodedata.normalize("NFKC", it.text) for it in items).replace(" ", "")
+    m = SERIAL.search(text)
     if m is None:
         return None
+    value = m.group(1).upper()
+    if value.endswith("J") and not text[m.end() :].startswith("]"):
+        # the form prints 序号：…] — a J (no hex digit, and like no hex digit) ending the run with no ] after it
+        # is that bracket misread (seed 23456: 13D616F8C4A40CC0EDJ)
+        value = value[:-1]
     bbox = union([it.bbox for it in items]) if with_bbox else None
-    return Field(m.group(1).upper(), min(it.score for it in items), Evidence(document, items[0].page, bbox))
+    return Field(value, min(it.score for it in items), Evidence(document, items[0].page, bbox))
 
 
 def extract_form(
