@@ -1026,3 +1026,34 @@ def test_a_thin_pen_tick_across_a_box_is_sure_when_its_ink_is_in_that_box_alone(
     ImageDraw.Draw(speck).rectangle((x0, y0, x0 + 2, y0 + 2), fill=0)
     doubt = ticked_options(speck, region, items, options)
     assert doubt is not None and doubt[0] == ["新办"] and doubt[2] < 0.9
+
+
+CLOSE_ROWS = REPO_ROOT / "tests" / "data" / "category-crossed-box-rows-close-150dpi.png"  # seed 45678, e2e
+
+
+def test_each_option_gets_the_square_nearest_to_it_not_the_first_option_the_nearest_square() -> None:
+    """A 杭州 form scanned at 150 dpi, its two option lines 32 px apart, 新办 crossed ☒ (a box and an X,
+    no clean square).  新办 was paired first and took the nearest square it could find — 更新's, on the line
+    below, 32 px off — so 更新 was left without one and, its box "broken", came out ticked at 0.5 against the
+    slot ink's 新办: a clean case to review (seed 45678, untuned).  Each square goes to the option nearest
+    it: 更新's square to 更新, 新办 has none, and the pen's ink in its slot alone makes it the ticked one."""
+    from pipeline.extract import ReadDocument, _category
+    from pipeline.extract.checkbox import CROSSED_CONFIDENCE
+    from pipeline.extract.forms import FormExtraction
+    from pipeline.models import DocKind, TextSource
+
+    origin = (330, 200)
+    rows = (
+        ("新办", (391, 240, 495, 285), 1.0),
+        ("□注销（待注销的证书[序号：", (609, 242, 1008, 283), 0.976),
+        ("])", (1207, 242, 1240, 283), 0.741),
+        ("□更新（原证书[序号：", (395, 274, 703, 315), 0.93),
+        ("]将在新证书生效后一个月注销)", (901, 274, 1332, 315), 0.951),
+    )
+    img, region, items, options = _category_crop(CLOSE_ROWS, origin, (388, 244, 1462, 314), rows, "hangzhou-eport")
+    assert _ticked(img, region, items, options) == (["新办"], CROSSED_CONFIDENCE)
+    doc = ReadDocument("IMG_6369.pdf", "0" * 64, "pdf", DocKind.APPLICATION_FORM, TextSource.OCR, 1)
+    doc.page_images[1] = img.convert("RGB")
+    profile = load_profiles(REPO_ROOT / "forms")["hangzhou-eport"]
+    category = _category(doc, FormExtraction({}, 20, region, items), profile)
+    assert category is not None and category.value == "新办" and category.confidence >= 0.95
