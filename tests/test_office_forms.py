@@ -645,6 +645,13 @@ def test_a_label_spread_over_several_boxes_is_one_label() -> None:
     # characters too far apart, or that make no label together, stay as read
     apart = [_row_item("名", (173, 598, 236, 650)), _row_item("称", (700, 600, 763, 650))]
     assert "license.name" not in _read_rows(apart, "business_license")
+    # seed 67890 (untuned), a licence in a stack PDF: the detector's boxes of 名 and 称 overlap by 10 px
+    overlapping = [
+        _row_item("名", (169, 603, 249, 663)),
+        _row_item("称", (239, 605, 343, 663)),
+        _row_item("浙江象屿密码科技有限公司", (446, 609, 934, 657)),
+    ]
+    assert _read_rows(overlapping, "business_license")["license.name"].value == "浙江象屿密码科技有限公司"
 
 
 def test_a_value_holding_another_field_s_label_is_two_cells_run_together_and_never_sure() -> None:
