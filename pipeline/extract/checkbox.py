@@ -243,14 +243,16 @@ def _pair_by_slot(
     # the nearest option-square pairs first, over all options: taken option by option, 新办 (whose crossed ☒
     # made no clean square) took 更新's square on the line below, 32 px off, before 更新 at 3 px could
     near = sorted(
-        (float(np.hypot((b.bbox[0] + b.bbox[2]) / 2 - cx, (b.bbox[1] + b.bbox[3]) / 2 - cy)), opt, i)
+        (distance, opt, i)
         for opt, (cx, cy, unit) in pos.items()
         for i, b in enumerate(boxes)
+        if (distance := float(np.hypot((b.bbox[0] + b.bbox[2]) / 2 - cx, (b.bbox[1] + b.bbox[3]) / 2 - cy)))
+        <= 0.9 * unit
     )
     out: dict[str, TickBox | None] = dict.fromkeys(pos)
     used: set[int] = set()
-    for distance, opt, i in near:
-        if out[opt] is None and i not in used and distance <= 0.9 * pos[opt][2]:
+    for _distance, opt, i in near:
+        if out[opt] is None and i not in used:
             out[opt] = boxes[i]
             used.add(i)
     return out

@@ -76,19 +76,25 @@ def _faint_continued(
     keep[1:] = np.where(stats[1:, 2] <= thin, 255, 0)
     if not keep.any():
         return vert
-    crossing = cv2.dilate(horiz, np.ones((7, 7), np.uint8)) > 0
-    ink, band = binary > 0, max(3, unit // 2)
+    crossing, ink = _crossings(horiz), binary > 0
     for i in np.flatnonzero(keep):
-        if _stroked(ink, crossing, tuple(int(v) for v in stats[i, :4]), band):
+        if _stroked(ink, crossing, tuple(int(v) for v in stats[i, :4]), unit):
             keep[i] = 0
     return cv2.bitwise_or(vert, keep[labels])
 
 
-def _stroked(ink: np.ndarray, crossing: np.ndarray, box: tuple[int, ...], band: int) -> bool:
+def _crossings(horiz: np.ndarray) -> np.ndarray:
+    """Where the horizontal rules cross a vertical run, with a margin (``_stroked`` looks away from them)."""
+    return np.asarray(cv2.dilate(horiz, np.ones((7, 7), np.uint8))) > 0
+
+
+def _stroked(ink: np.ndarray, crossing: np.ndarray, box: tuple[int, ...], unit: int) -> bool:
     """Whether a vertical run is written strokes rather than a rule: ink beside it on both sides (within
-    ``band`` px) in more than a fifth of its rows away from where horizontal rules cross.  A ruling line
-    has blank paper on both sides; a run of stacked strokes has the rest of its characters there."""
+    half a character, ``unit // 2`` px) in more than a fifth of its rows away from where horizontal rules
+    cross.  A ruling line has blank paper on both sides; a run of stacked strokes has the rest of its
+    characters there."""
     x, y, w, h = box
+    band = max(3, unit // 2)
     rows = ~crossing[y : y + h, x : x + w].any(axis=1)
     if np.count_nonzero(rows) < band:
         return False
@@ -163,12 +169,10 @@ def _written(vert: np.ndarray, horiz: np.ndarray, binary: np.ndarray, unit: int)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(vert, connectivity=8)
     if n <= 1:
         return vert
-    crossing = cv2.dilate(horiz, np.ones((7, 7), np.uint8)) > 0
-    ink = binary > 0
-    band = max(3, unit // 2)
+    crossing, ink = _crossings(horiz), binary > 0
     out = vert.copy()
     for i in range(1, n):
-        if _stroked(ink, crossing, tuple(int(v) for v in stats[i, :4]), band):
+        if _stroked(ink, crossing, tuple(int(v) for v in stats[i, :4]), unit):
             out[labels == i] = 0
     return out
 
