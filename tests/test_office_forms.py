@@ -1064,3 +1064,83 @@ def test_each_option_gets_the_square_nearest_to_it_not_the_first_option_the_near
     profile = load_profiles(REPO_ROOT / "forms")["hangzhou-eport"]
     category = _category(doc, FormExtraction({}, 20, region, items), profile)
     assert category is not None and category.value == "新办" and category.confidence >= 0.95
+
+
+TICK_BEFORE_BOX_PHOTO = REPO_ROOT / "tests" / "data" / "category-photo-tick-before-box-rows-close.png"  # seed 31313
+
+
+def test_a_box_on_the_line_above_is_not_the_option_below_its_box() -> None:
+    """A 杭州 form photographed with a phone, ``√□新办`` typed, its two option lines 30 px apart.  新办's slot
+    was counted back from its line's end, past the blanks before 注销, and landed 47 px right of its box; the
+    新办 box, 30 px above 更新's slot, was paired with 更新 instead, and the inked box read 更新 at 0.90: a
+    sure wrong category (seed 31313, untuned; the case went to review only because no old certificate came
+    with it).  A box belongs to an option on its own line, and a tick typed before the box at a line's start
+    puts the slot after the tick, counted from the left."""
+    from pipeline.extract import ReadDocument, _category
+    from pipeline.extract.checkbox import _pair_by_slot, find_boxes
+    from pipeline.extract.forms import FormExtraction
+    from pipeline.models import DocKind, TextSource
+
+    origin = (305, 209)
+    rows = (
+        ("√□新办□注销（待注销的证书[序号：", (330, 238, 921, 279), 0.96),
+        ("1)", (1101, 240, 1133, 278), 0.85),
+        ("□更新（原证书[序号：]将在新证书生效后一个月注销)", (331, 267, 1189, 308), 0.94),
+    )
+    img, region, items, options = _category_crop(
+        TICK_BEFORE_BOX_PHOTO, origin, (325, 239, 1427, 309), rows, "hangzhou-eport"
+    )
+    paired = _pair_by_slot(find_boxes(img, region, 41.0), items, options)
+    assert paired is not None and paired["更新"] is None  # its own box's outline is lost in the photo
+    assert paired["新办"] is not None
+    doc = ReadDocument("IMG_6203.JPG", "0" * 64, "jpg", DocKind.APPLICATION_FORM, TextSource.OCR, 1)
+    doc.page_images[1] = img.convert("RGB")
+    profile = load_profiles(REPO_ROOT / "forms")["hangzhou-eport"]
+    category = _category(doc, FormExtraction({}, 20, region, items), profile)
+    assert category is not None and category.value == "新办"
+
+
+SMALL_TICK_PHOTO = REPO_ROOT / "tests" / "data" / "category-photo-small-tick-glyph-faint.png"  # seed 99999
+
+
+def test_a_small_tick_glyph_in_a_grey_photo_found_on_the_faint_pass_is_sure() -> None:
+    """A 杭州 form photographed, ``☑新办`` typed in a glyph smaller than the printed boxes, which the OCR
+    reads as plain 新办.  On the page's ink threshold the ☑'s tick merges with its outline (no square), the
+    注销 and 更新 boxes are clean and empty; the slot's pixels are grey, lighter than the slot measure's
+    threshold.  Found on what is clearly darker than the paper, 新办's box is half ink: with both other
+    boxes empty that is a sure tick (before: 0.85, a clean case to review)."""
+    from pipeline.extract.checkbox import CROSSED_CONFIDENCE
+
+    origin = (389, 246)
+    rows = (
+        ("新办", (416, 270, 518, 312), 1.0),
+        ("□注销（待注销的证书序号：", (652, 270, 1115, 312), 0.98),
+        ("1)", (1348, 270, 1384, 311), 0.65),
+        ("□更新（原证书[序号：", (418, 303, 773, 346), 0.97),
+        ("将在新证书生效后一个月注销)", (1008, 303, 1505, 345), 0.96),
+    )
+    img, region, items, options = _category_crop(
+        SMALL_TICK_PHOTO, origin, (409, 276, 1577, 340), rows, "hangzhou-eport"
+    )
+    assert _ticked(img, region, items, options) == (["新办"], CROSSED_CONFIDENCE)
+
+
+SMALL_TICK_GREY = REPO_ROOT / "tests" / "data" / "category-photo-small-tick-glyph-grey.png"  # seed 88888
+
+
+def test_a_small_grey_tick_glyph_found_by_its_slot_against_the_paper_is_sure() -> None:
+    """``☑更新`` in a small glyph on a phone photo: no square is found for it on either pass, the 新办 and 注销
+    boxes are clean and empty.  Its slot holds 0.06 of ink under the black threshold (too little to be
+    sure), 0.34 of what is clearly darker than the paper, against 0.05 and 0.03 in the empty boxes' slots
+    (their blurred outlines): 更新 is sure (before: 0.85, a clean case to review)."""
+    from pipeline.extract.checkbox import CROSSED_CONFIDENCE
+
+    origin = (288, 250)
+    rows = (
+        ("□新办", (314, 282, 401, 321), 1.0),
+        ("□注销（待注销的证书[序号：", (497, 282, 840, 321), 0.94),
+        ("])", (1008, 282, 1039, 321), 0.85),
+        ("更新（原证书[序号：F08E041AABCB199AE6F]将在新证书生效后一个月注销）", (313, 313, 1198, 352), 1.0),
+    )
+    img, region, items, options = _category_crop(SMALL_TICK_GREY, origin, (308, 280, 1324, 355), rows, "hangzhou-eport")
+    assert _ticked(img, region, items, options) == (["更新"], CROSSED_CONFIDENCE)

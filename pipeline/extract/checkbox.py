@@ -139,11 +139,12 @@ def ticked_options(
     if not pos:
         return None
     paired = _pair_by_slot(boxes, items, options) if boxes else None
+    again: dict[str, TickBox | None] | None = None
     if paired is None or None in paired.values():  # an option without its square: faint outlines?
         faint = find_boxes(img, region, text_h, faint=True)
         again = _pair_by_slot(faint, items, options) if faint else None
         if again is not None and (paired is None or _lost(again) < _lost(paired)):
-            boxes, paired = faint, again
+            boxes, paired, again = faint, again, None
     if not boxes:
         return None
     if paired is not None:
@@ -157,7 +158,12 @@ def ticked_options(
             # sure when the pen's ink is in that box's middle and in no other's (a thin 150-dpi tick leaves
             # too little there for slot_ticks alone: 0.13 against 0.0 twice), in doubt otherwise
             margin = min(abs(b.ink - INK_TICKED) for _opt, b in found)
-            crossed = _crossed_slot(img, items, options, lost[0])
+            # or when the box, found on what is clearly darker than the paper (a small ☑ in a grey photo,
+            # whose tick merged with its outline on the page's threshold), is full of ink
+            faint_box = again.get(lost[0]) if again is not None else None
+            crossed = _crossed_slot(img, items, options, lost[0]) or (
+                faint_box is not None and faint_box.ink >= FAINT_TICKED
+            )
             return lost, boxes, CROSSED_CONFIDENCE if crossed else min(0.9, 0.75 + margin)
         inked = [opt for opt, b in found if b.ticked]
         if len(inked) == 1 and _empty_without_outline(img, items, options, lost):
@@ -220,11 +226,27 @@ def _slot_positions(items: list[TextItem], options: tuple[str, ...]) -> dict[str
             glyph = i > 0 and text[i - 1] in BOX_GLYPHS + TICKED_GLYPHS
             if i == 0 or (i == 1 and glyph):  # the line box starts at the box, read or not
                 centre = x0 + unit * 0.5
+            elif glyph and all(c in BOX_GLYPHS + TICKED_GLYPHS for c in text[: i - 1]):
+                # a tick typed before the box at the line's start (``√□新办``): counted from the left, the
+                # blanks after the option would put the slot too far right counted from the line's end
+                centre = x0 + unit * (sum(_glyph_width(c) for c in text[: i - 1]) + 0.5)
             else:
                 after = sum(_char_width(c) for c in text[i:])
                 centre = x1 - unit * (after + 0.5)
             pos[opt] = (centre, (y0 + y1) / 2, unit)
     return pos
+
+
+FAINT_TICKED = 0.3  # share of ink inside a box found only on the faint pass that is surely a tick
+
+
+def _glyph_width(ch: str) -> float:
+    """A tick typed as a character is narrower than a box or a CJK character."""
+    return 0.6 if ch in TICK_MARKS else 1.0
+
+
+TICK_MARKS = "√✓✔×✗✘"
+ON_LINE = 0.5  # of a character's width: a box further above or below an option's line is another line's box
 
 
 def _lost(paired: dict[str, TickBox | None]) -> int:
@@ -248,6 +270,7 @@ def _pair_by_slot(
         for i, b in enumerate(boxes)
         if (distance := float(np.hypot((b.bbox[0] + b.bbox[2]) / 2 - cx, (b.bbox[1] + b.bbox[3]) / 2 - cy)))
         <= 0.9 * unit
+        and abs((b.bbox[1] + b.bbox[3]) / 2 - cy) <= ON_LINE * unit
     )
     out: dict[str, TickBox | None] = dict.fromkeys(pos)
     used: set[int] = set()
@@ -258,9 +281,11 @@ def _pair_by_slot(
     return out
 
 
-def _slot_inks(img: Image.Image, pos: dict[str, tuple[float, float, float]]) -> dict[str, float]:
-    """Share of dark pixels in the middle of each option's box slot (only those windows turned grey, not the
-    page: the category is weighed with it up to three times)."""
+def _slot_inks(
+    img: Image.Image, pos: dict[str, tuple[float, float, float]], dark: float = 128.0
+) -> dict[str, float]:
+    """Share of pixels darker than ``dark`` in the middle of each option's box slot (only those windows turned
+    grey, not the page: the category is weighed with it up to three times)."""
     inks: dict[str, float] = {}
     for opt, (cx, cy, unit) in pos.items():
         half = 0.25 * unit  # inside the box: an empty box has no ink there, its outline stays outside
@@ -269,7 +294,7 @@ def _slot_inks(img: Image.Image, pos: dict[str, tuple[float, float, float]]) -> 
         if x1 <= x0 or y1 <= y0:
             inks[opt] = 0.0
             continue
-        region = np.asarray(img.crop((x0, y0, x1, y1)).convert("L")) < 128
+        region = np.asarray(img.crop((x0, y0, x1, y1)).convert("L")) < dark
         inks[opt] = float(region.mean())
     return inks
 
@@ -287,8 +312,26 @@ def _crossed_slot(img: Image.Image, items: list[TextItem], options: tuple[str, .
     pos = _slot_positions(items, options)
     if len(pos) != len(options):
         return False
-    inks = _slot_inks(img, pos)
-    return inks[option] >= CROSSED_SLOT and all(inks[o] <= EMPTY_SLOT for o in options if o != option)
+    if _crossed(_slot_inks(img, pos), options, option, CROSSED_SLOT, EMPTY_SLOT):
+        return True
+    # a grey photo's pen or small ☑ is lighter than the black threshold: measured on what is clearly darker
+    # than the paper, where the blurred outlines of empty boxes reach into their middles too, the ticked slot
+    # must stand out the more
+    grey = _slot_inks(img, pos, _paper(img, pos) - FAINT_OUTLINE)
+    return _crossed(grey, options, option, 3 * CROSSED_SLOT, 2 * EMPTY_SLOT)
+
+
+def _crossed(inks: dict[str, float], options: tuple[str, ...], option: str, inked: float, empty: float) -> bool:
+    return inks[option] >= inked and all(inks[o] <= empty for o in options if o != option)
+
+
+def _paper(img: Image.Image, pos: dict[str, tuple[float, float, float]]) -> float:
+    """The paper's grey around the option slots (the 75th percentile of the area spanning them)."""
+    xs = [cx for cx, _cy, _u in pos.values()]
+    ys = [cy for _cx, cy, _u in pos.values()]
+    unit = max(u for _cx, _cy, u in pos.values())
+    box = (int(max(0, min(xs) - unit)), int(max(0, min(ys) - unit)), int(max(xs) + unit), int(max(ys) + unit))
+    return float(np.percentile(np.asarray(img.crop(box).convert("L")), 75))
 
 
 def _empty_without_outline(img: Image.Image, items: list[TextItem], options: tuple[str, ...], lost: list[str]) -> bool:
