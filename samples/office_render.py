@@ -391,6 +391,7 @@ class FormStyle:
     title_pt: float
     attachment_line: str
     date_typed: bool = False
+    latin_font: str = ""  # digits and Latin letters typed in a Western font (Word's default split), or the CJK one
 
     @property
     def text_width_cm(self) -> float:
@@ -461,6 +462,8 @@ def random_style(rng: random.Random, scanned: bool) -> FormStyle:
         label_pt, value_pt = label_pt - 0.5, max(9.0, value_pt - 0.5)
     widths = widths or column_widths(label_pt, value_pt, text_w, 3.6, weights, force=True)
     tick = rng.choice(TICKS if scanned else TICKS[:4])
+    # drawn apart from the case's stream (its draws stay those of the corpora measured before)
+    latin = random.Random(repr(margins)).choice(["", "", "Liberation Serif", "Liberation Sans", "DejaVu Sans"])
     return FormStyle(
         label_font=label_font,
         value_font=value_font,
@@ -479,6 +482,7 @@ def random_style(rng: random.Random, scanned: bool) -> FormStyle:
         product_hint=rng.random() < 0.4,
         title_pt=rng.choice([16, 18, 20, 22]),
         attachment_line=rng.choice(["", "附件", "附件一", "附件1"]),
+        latin_font=latin,
     )
 
 
@@ -522,8 +526,8 @@ def build_form_docx(
         if rfonts is None:
             rfonts = OxmlElement("w:rFonts")
             rpr.insert(0, rfonts)
-        for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
-            rfonts.set(qn(attr), family)
+        for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):  # Word's own split: Latin text in its font
+            rfonts.set(qn(attr), style.latin_font if style.latin_font and attr != "w:eastAsia" else family)
         run.font.size = Pt(pt)
         run.bold = bold
 
