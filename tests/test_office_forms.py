@@ -595,6 +595,10 @@ def test_a_person_s_name_with_digits_in_it_is_never_sure_and_never_taken_from_th
         # a run of digits longer than a phone is no phone, and no phone is cut out of it
         ("350211197002252685", "350211197002252685"),
         ("0592 5551234 13515361553", "0592555123413515361553"),
+        # wrapped in a narrow cell (seed 42424: a Western font's wider digits): the lines' digits joined
+        ("1860447757\n7", "18604477577"),
+        ("0592-555\n1234", "05925551234"),
+        ("7\n1860447757", "1860447757"),  # a digit before the number is no part of it: flagged, not joined
     ],
 )
 def test_a_phone_is_a_whole_number_written_on_one_line(cell: str, phone: str) -> None:

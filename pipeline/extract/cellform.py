@@ -8,6 +8,7 @@ cut out, and shaped values (codes, numbers, e-mail) are picked out of the cell's
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -120,6 +121,21 @@ PICK = {
 # never across a line break; and as a whole number, after a country code 86 if any
 PHONE_WRITTEN = re.compile(r"\d[\d\-() \t]*\d")
 PHONE = re.compile(r"(?:86)?(1\d{10}|0\d{9,11})")
+DIGITS_WRITTEN = re.compile(r"\d(?:[\d\-() \t]*\d)?")  # as PHONE_WRITTEN, or one digit (a wrapped number's end)
+
+
+def _wrapped_phone(text: str) -> str | None:
+    """A phone number wrapped in a narrow cell (``1860447757`` / ``7``): a line that ends in digits and the
+    next that starts with them, whose digits joined are a whole number — never a piece of either."""
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    for first, second in itertools.pairwise(lines):
+        head, tail = DIGITS_WRITTEN.findall(first), DIGITS_WRITTEN.findall(second)
+        if not head or not tail or not first.endswith(head[-1]) or not second.startswith(tail[0]):
+            continue
+        m = PHONE.fullmatch(re.sub(r"\D", "", head[-1] + tail[0]))
+        if m:
+            return m.group(1)
+    return None
 
 
 def pick_value(shape: str, text: str) -> str:
@@ -133,6 +149,9 @@ def pick_value(shape: str, text: str) -> str:
         whole = [m.group(1) for m in (PHONE.fullmatch(n) for n in numbers) if m]
         if whole:
             return whole[0]
+        wrapped = _wrapped_phone(nfkc)
+        if wrapped:
+            return wrapped
         return max(numbers, key=len) if numbers else clean_value(shape, text)  # no phone's shape: flagged
     text = text.replace("\n", "")
     pattern = PICK.get(shape)

@@ -276,13 +276,41 @@ def analyse(img: Image.Image) -> RuledPage | None:
     rgb = np.asarray(img.convert("RGB"))
     red = np.ascontiguousarray(rgb[:, :, 0])
     ink_level, binary = cv2.threshold(red, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    found = _grid(binary, binary, red, ink_level)
+    if isinstance(found, np.ndarray) and _grey_rules(red, found, ink_level):
+        # long rules, too few of them meeting to enclose a table's cells, and the rules no darker than the
+        # ink threshold: a page photographed small and scaled up to A4 has rules of grey 173–190 under a
+        # threshold of 181, which binarise into dashes that no opening keeps (seed 42424, untuned).  The
+        # rules are looked for again on the page binarised halfway to its paper; the text stays the strict
+        # binary's.  The frames and strokes of a licence, ID card or invoice copy are darker (22–97 levels
+        # under the threshold against 9–10): those pages are not searched twice
+        found = _grid(_paler_ink(red, ink_level), binary, red, ink_level)
+    return found if isinstance(found, RuledPage) else None
+
+
+GREY_RULE = 16  # grey levels under the ink threshold that a rule's darkest pixels stay within when grey
+
+
+def _grey_rules(red: np.ndarray, horiz: np.ndarray, ink_level: float) -> bool:
+    """Whether the long horizontal rules found are as grey as the ink threshold: the median, over the
+    rules' pixels, of the darkest grey within two pixels across the rule."""
+    core = cv2.erode(red, np.ones((5, 1), np.uint8))
+    return bool(float(np.median(core[horiz > 0])) > ink_level - GREY_RULE)
+
+
+def _grid(
+    rules_from: np.ndarray, binary: np.ndarray, red: np.ndarray, ink_level: float
+) -> RuledPage | np.ndarray | None:
+    """The ruled page with its rules found on ``rules_from`` and its text on ``binary``; the mask of the
+    long horizontal rules when there are enough of them but too few meet to enclose a table; None when
+    there are too few long rules (most copies of a licence, ID card or certificate) or no table."""
     height, width = binary.shape
-    horiz, found = _rules(binary, max(60, width // 12), axis=1)
+    horiz, found = _rules(rules_from, max(60, width // 12), axis=1)
     if found < MIN_H_LINES:
-        return None  # too few long rules for a table (most copies of a licence, ID card or certificate)
-    vert, found = _rules(binary, max(40, height // 40), axis=0)
-    if found < MIN_V_LINES:
         return None
+    vert, found = _rules(rules_from, max(40, height // 40), axis=0)
+    if found < MIN_V_LINES:
+        return horiz
     # decided before the costlier passes below (0.08–0.1 s a page): the long strokes of an ID card's or an
     # invoice's print meet too few vertical runs for a table, and a licence's or certificate's frame (with a
     # QR code's box) meets its sides but encloses one or two regions, not a table's cells.  The laxer search
@@ -291,9 +319,9 @@ def analyse(img: Image.Image) -> RuledPage | None:
     met = _meeting(horiz, vert)
     unit = max(8, height // 120)  # about half a character's height on an A4 page
     if _count(met, axis=1) < MIN_H_LINES:
-        return None
+        return horiz
     if len(_cells(_closed(met, _meeting(vert, met), unit), unit)) < MIN_CELLS // 2:
-        return None
+        return horiz
     lenient = _rules(_paler_ink(red, ink_level), max(40, height // 40), axis=0, gap=5)[0]
     vert = _faint_continued(vert, lenient, binary, horiz, unit)
     # a table's rules meet each other; a stroke of a big bold title, or an underline, meets none
