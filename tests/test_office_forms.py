@@ -1148,3 +1148,22 @@ def test_a_small_grey_tick_glyph_found_by_its_slot_against_the_paper_is_sure() -
     )
     img, region, items, options = _category_crop(SMALL_TICK_GREY, origin, (308, 280, 1324, 355), rows, "hangzhou-eport")
     assert _ticked(img, region, items, options) == (["更新"], CROSSED_CONFIDENCE)
+
+
+SMALL_SIGNED_NAME = REPO_ROOT / "tests" / "data" / "signature-small-name-200dpi.jpg"  # seed 75757, e2e
+
+
+def test_the_signed_name_of_one_who_may_sign_is_a_sure_signature() -> None:
+    """A 厦门 form scanned at 200 dpi, signed 洪娟宇 in a small hand beside the seal: little ink in the wide
+    area after 签字 (0.86, a clean case to review — seed 75757, untuned).  The OCR reads the 签字 line on to
+    ``签字:洪娟 宇``: the legal representative's name, so the signature is sure.  A name nobody on the
+    form bears, or no name at all, is no witness."""
+    from pipeline.extract.marks import signed_name
+
+    fields = extract_file(SMALL_SIGNED_NAME).fields
+    assert fields["legal_rep_name"].value == "洪娟宇"
+    assert fields["signature_present"].value == "是" and fields["signature_present"].confidence >= 0.95
+    line = "法定代表人/主要负责人（或授权代理人）签字:{}"
+    assert signed_name([TextItem(line.format("洪娟 宇"), (139, 1566, 885, 1640), 0.95, 1)], 1) == "洪娟宇"
+    assert signed_name([TextItem(line.format(""), (139, 1566, 885, 1640), 0.95, 1)], 1) is None
+    assert signed_name([TextItem(line.format("~~"), (139, 1566, 885, 1640), 0.95, 1)], 1) is None

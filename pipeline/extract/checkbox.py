@@ -281,9 +281,7 @@ def _pair_by_slot(
     return out
 
 
-def _slot_inks(
-    img: Image.Image, pos: dict[str, tuple[float, float, float]], dark: float = 128.0
-) -> dict[str, float]:
+def _slot_inks(img: Image.Image, pos: dict[str, tuple[float, float, float]], dark: float = 128.0) -> dict[str, float]:
     """Share of pixels darker than ``dark`` in the middle of each option's box slot (only those windows turned
     grey, not the page: the category is weighed with it up to three times)."""
     inks: dict[str, float] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 from PIL import Image
@@ -180,3 +182,16 @@ def signature_field(img: Image.Image, items: list[TextItem], document: str, page
     if value == "是" and _stroke(grey, red, h):
         conf = max(conf, STROKE_CONFIDENCE)
     return Field(value, conf, Evidence(document, page, tuple(float(v) for v in box)))  # type: ignore[arg-type]
+
+
+SIGNED_NAME_CONFIDENCE = 0.95
+
+
+def signed_name(items: list[TextItem], page: int) -> str | None:
+    """The name the OCR reads on the 签字 line after the label (blanks dropped: a hand spaces its
+    characters), or None when there is none or it is no name (2–4 Chinese characters)."""
+    label = next((it for it in items if it.page == page and "签字" in norm_label(it.text)), None)
+    if label is None:
+        return None
+    after = re.sub(r"\s", "", label.text.split("签字", 1)[1]).lstrip(":：")
+    return after if re.fullmatch(r"[\u4e00-\u9fff]{2,4}", after) else None
