@@ -1167,3 +1167,15 @@ def test_the_signed_name_of_one_who_may_sign_is_a_sure_signature() -> None:
     assert signed_name([TextItem(line.format("洪娟 宇"), (139, 1566, 885, 1640), 0.95, 1)], 1) == "洪娟宇"
     assert signed_name([TextItem(line.format(""), (139, 1566, 885, 1640), 0.95, 1)], 1) is None
     assert signed_name([TextItem(line.format("~~"), (139, 1566, 885, 1640), 0.95, 1)], 1) is None
+
+
+def test_a_signature_label_read_with_a_blank_inside_is_still_the_label() -> None:
+    """``签 字`` as the recogniser may read it (a spaced label): the label is found by its normalised text,
+    and measuring from it in the raw text raised ValueError before."""
+    from pipeline.extract.marks import signature_field, signed_name
+
+    img = Image.new("RGB", (1600, 800), "white")
+    items = [TextItem("法定代表人签 字：王 小明", (100, 300, 600, 340), 0.9, 1)]
+    sig = signature_field(img, items, "form.jpg", 1)
+    assert sig is not None and sig.value == "否"  # a blank page there: no ink
+    assert signed_name(items, 1) == "王小明"

@@ -155,6 +155,9 @@ def _char_width(items: list[TextItem], page: int, default: float) -> float:
     return float(np.median(widths)) if widths else default
 
 
+SIGN_LABEL = re.compile(r"签\s*字")  # as typed or as read with a blank between (``签 字``)
+
+
 def signature_field(img: Image.Image, items: list[TextItem], document: str, page: int) -> Field | None:
     """Ink to the right of the 签字 label (red seal pixels are not ink).  The OCR line may run on past the
     label (``签字：许欣``): the area starts where 签字 ends inside it."""
@@ -168,7 +171,9 @@ def signature_field(img: Image.Image, items: list[TextItem], document: str, page
     # reach (about one line height each), since the box may run on over a scribble touching the colon — a
     # scribble that also makes the box taller, so a character is no wider than the page's lines say
     proportional = x0 + (x1 - x0) * (text.index("签字") + 2) / len(text)
-    x1 = min(proportional, x0 + (label.text.index("签字") + 2) * min(h, _char_width(items, page, h)))
+    at = SIGN_LABEL.search(label.text)
+    chars = at.end() if at else len(label.text)  # the raw text's characters up to the label's end
+    x1 = min(proportional, x0 + chars * min(h, _char_width(items, page, h)))
     box = (int(x1), int(max(0, y0 - h)), int(min(img.width, x1 + 12 * h)), int(min(img.height, y1 + h)))
     crop = img.convert("RGB").crop(box)
     grey, red = np.asarray(crop.convert("L")), red_mask(crop)
@@ -193,5 +198,8 @@ def signed_name(items: list[TextItem], page: int) -> str | None:
     label = next((it for it in items if it.page == page and "签字" in norm_label(it.text)), None)
     if label is None:
         return None
-    after = re.sub(r"\s", "", label.text.split("签字", 1)[1]).lstrip(":：")
+    at = SIGN_LABEL.search(label.text)
+    if at is None:
+        return None
+    after = re.sub(r"\s", "", label.text[at.end() :]).lstrip(":：")
     return after if re.fullmatch(r"[\u4e00-\u9fff]{2,4}", after) else None
