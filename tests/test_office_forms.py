@@ -1179,3 +1179,21 @@ def test_a_signature_label_read_with_a_blank_inside_is_still_the_label() -> None
     sig = signature_field(img, items, "form.jpg", 1)
     assert sig is not None and sig.value == "否"  # a blank page there: no ink
     assert signed_name(items, 1) == "王小明"
+
+
+TIGHT_ID_NAME = REPO_ROOT / "tests" / "data" / "id-copy-name-tight-cut-200dpi.jpg"  # seed 97979, a stack
+
+
+def test_an_id_copy_name_unlike_the_form_is_read_again_and_only_the_form_s_exact_name_is_taken() -> None:
+    """A stacked ID copy's 高磊宇, cut tight by the detector, reads 高磊字 at 0.84 — unlike the form's 经办人
+    for the same ID number, a clean case to review (seed 97979, untuned).  Read again with more paper
+    around it, it reads 高磊宇 at 0.95–0.99.  A name no wider cut reads exactly is not taken."""
+    from pipeline.extract.reread import name_read_again
+    from pipeline.models import Evidence, Field
+
+    img = Image.open(TIGHT_ID_NAME)
+    line = TextItem("高磊字", (199.0, 97.0, 307.0, 144.0), 0.84, 5)
+    read = Field("高磊字", 0.84, Evidence("scan0024.pdf", 5, line.bbox))
+    again = name_read_again(read, "高磊宇", [line], img, get_engine())
+    assert again.value == "高磊宇" and again.confidence >= 0.9
+    assert name_read_again(read, "高磊明", [line], img, get_engine()) == read

@@ -6,6 +6,7 @@ Plain functions over plain data; the OCR engine is handed in (loaded once per pr
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from pipeline.extract.marks import SIGNED_NAME_CONFIDENCE, seal_field, signature
 from pipeline.extract.ocr import LineRecognizer, OcrEngine, OcrPage, coarse, reads_lines
 from pipeline.extract.photo import prepare_photo
 from pipeline.extract.repair import repair_fields
-from pipeline.extract.reread import email_read_twice
+from pipeline.extract.reread import email_read_twice, name_read_again
 from pipeline.extract.textlayer import TextLayerError, docx_items, pdf_items, xlsx_items
 from pipeline.identifiers import validate_resident_id
 from pipeline.models import (
@@ -442,6 +443,7 @@ def extract_case(
             )
     if attachments is not None:
         fields.update(_attachment_fields(parts, attachments))
+        _names_read_again(fields, docs, profile.confidence_threshold, engine_factory)
     fields, repairs = repair_fields(fields)
     findings.extend(repairs)
     fields.update(_der_fields(files, docs))
@@ -509,6 +511,30 @@ def _second_look(
 
 
 PEOPLE = ("legal_rep_name", "handler_name")  # who may sign the form
+
+
+def _names_read_again(
+    fields: dict[str, Field], docs: list[ReadDocument], threshold: float, engine_factory: EngineFactory
+) -> None:
+    """Each ID copy's name read under the threshold and unlike the form's name for the person whose ID number
+    that copy prints, read again with wider cuts (``name_read_again``)."""
+    for person in PEOPLE:
+        name, number = fields.get(person), fields.get(person.replace("_name", "_id_number"))
+        if name is None or number is None:
+            continue
+        for key in [k for k in fields if re.fullmatch(r"id_card\.\d+\.number", k)]:
+            copy = fields.get(key.replace(".number", ".name"))
+            if fields[key].value.upper() != number.value.upper() or copy is None:
+                continue
+            if copy.value == name.value or copy.confidence >= threshold or copy.evidence is None:
+                continue
+            doc = next((d for d in docs if d.name == copy.evidence.document), None)
+            if doc is None:
+                continue
+            image = doc.page_images.get(copy.evidence.page)
+            fields[key.replace(".number", ".name")] = name_read_again(
+                copy, name.value, doc.items, image, engine_factory()
+            )
 
 
 def _marks(part: Part, signers: set[str]) -> dict[str, Field]:
