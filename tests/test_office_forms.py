@@ -1197,3 +1197,35 @@ def test_an_id_copy_name_unlike_the_form_is_read_again_and_only_the_form_s_exact
     again = name_read_again(read, "高磊宇", [line], img, get_engine())
     assert again.value == "高磊宇" and again.confidence >= 0.9
     assert name_read_again(read, "高磊明", [line], img, get_engine()) == read
+
+
+TICK_BEFORE_SMALL_BOX = REPO_ROOT / "tests" / "data" / "category-tick-before-small-box-150dpi.png"  # seed 18181
+
+
+def test_a_slot_whose_ink_is_an_empty_small_box_s_outline_is_no_tick() -> None:
+    """A 杭州 form at 150 dpi, ``√□注销`` typed with the tick before the box, boxes of 16 px against a
+    27-px character cell.  All three boxes are found clean and empty; the slot window around 更新's box
+    reaches its outline and took that for a tick — 更新 at 0.85 against the OCR's √ before 注销 (seed
+    18181, untuned).  Ink at a slot where a square was found empty is its outline: the tick the OCR reads
+    decides."""
+    from pipeline.extract import ReadDocument, _category
+    from pipeline.extract.checkbox import empty_box_at_slot, find_boxes
+    from pipeline.extract.forms import FormExtraction
+    from pipeline.models import DocKind, TextSource
+
+    origin = (264, 225)
+    rows = (
+        ("□新办", (287, 252, 360, 285), 1.0),
+        ("√□注销（待注销的证书[序号：1A2BD08ED475DD60D]）", (413, 252, 1050, 286), 0.98),
+        ("□更新(原证书[序号：", (287, 286, 523, 320), 0.93),
+        ("]将在新证书生效后一个月注销)", (676, 286, 1025, 320), 0.98),
+    )
+    img, region, items, options = _category_crop(
+        TICK_BEFORE_SMALL_BOX, origin, (284, 255, 1083, 316), rows, "hangzhou-eport"
+    )
+    assert empty_box_at_slot(find_boxes(img, region, 34.0), items, options, "更新")
+    doc = ReadDocument("scan.jpg", "0" * 64, "jpg", DocKind.APPLICATION_FORM, TextSource.OCR, 1)
+    doc.page_images[1] = img.convert("RGB")
+    profile = load_profiles(REPO_ROOT / "forms")["hangzhou-eport"]
+    category = _category(doc, FormExtraction({}, 20, region, items), profile)
+    assert category is not None and category.value == "注销" and category.confidence >= 0.9

@@ -19,7 +19,7 @@ from stdnum.exceptions import ValidationError
 from pipeline.extract import gridlines, images
 from pipeline.extract.cellform import read_cells
 from pipeline.extract.cells import build_page
-from pipeline.extract.checkbox import beside_tick, slot_ticks, ticked_options
+from pipeline.extract.checkbox import beside_tick, empty_box_at_slot, slot_ticks, ticked_options
 from pipeline.extract.classify import classify_der, classify_text, name_hint, sniff
 from pipeline.extract.forms import (
     TICKED,
@@ -622,7 +622,12 @@ def _category(doc: ReadDocument, fx: FormExtraction, profile: OfficeProfile) -> 
         result = ticked_options(page_img, fx.category_box, fx.category_texts, options)
         slots = slot_ticks(page_img, fx.category_texts, options)
         if result is not None:
-            ticked, _boxes, conf = result
+            ticked, boxes, conf = result
+            if not ticked and slots is not None and len(slots[0]) == 1:
+                if empty_box_at_slot(boxes, fx.category_texts, options, slots[0][0]):
+                    # the slot's ink is the outline of a box smaller than a character, found clean and
+                    # empty: no tick (seed 18181: 更新's 16-px box over √□注销, 注销 read at 0.85)
+                    slots = ([], 0.5)
             if glyphs is not None and len(glyphs) > 1 and ticked != glyphs:
                 # the OCR read a tick before two options (√□新办 √□注销) where the box contours saw another
                 # set (characters of the note taken for inked boxes): what the form shows is two ticks

@@ -249,6 +249,19 @@ TICK_MARKS = "√✓✔×✗✘"
 ON_LINE = 0.5  # of a character's width: a box further above or below an option's line is another line's box
 
 
+def empty_box_at_slot(boxes: list[TickBox], items: list[TextItem], options: tuple[str, ...], option: str) -> bool:
+    """Whether a square found around ``option``'s slot centre holds no ink inside: ink the slot measure saw
+    there is that box's outline (a box smaller than the character cell the slot window assumes)."""
+    pos = _slot_positions(items, options)
+    if option not in pos:
+        return False
+    cx, cy, _unit = pos[option]
+    return any(b.bbox[0] <= cx <= b.bbox[2] and b.bbox[1] <= cy <= b.bbox[3] and b.ink < EMPTY_BOX for b in boxes)
+
+
+EMPTY_BOX = 0.02  # share of ink inside a square that is surely empty
+
+
 def _lost(paired: dict[str, TickBox | None]) -> int:
     return sum(b is None for b in paired.values())
 
