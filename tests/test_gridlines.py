@@ -331,3 +331,18 @@ def test_a_grid_as_grey_as_the_ink_threshold_is_found_on_the_paler_binary_and_ev
         "category": "新办",
     }
     assert {k: fields[k].value for k in expected if k in fields} == expected
+
+
+STACKED_STROKES = REPO / "tests" / "data" / "value-stacked-strokes-150dpi.jpg"  # office renderer, seed 29292
+
+
+@pytest.mark.slow
+def test_strokes_stacked_over_three_tight_lines_do_not_cut_a_value_cell() -> None:
+    """A 杭州 通用名 wrapped over three tight lines in a 14-pt face fills its cell from rule to rule; the
+    right strokes of 州, 子 and 司 stand one above the other in a column that holds a rule elsewhere, and
+    the laxer search joined them into a run from rule to rule.  With ink beside it in 65 % of its rows on
+    one side and 18 % on the other it passed as a rule, cut the cell in two, and the name read 杭州子科公司
+    at 1.0 (seed 29292, untuned).  A run inked that much on one side and at all on the other is strokes."""
+    fields = extract_file(STACKED_STROKES, "hangzhou-eport").fields
+    assert fields["common_name"].value == "杭州象屿电子科技有限公司"
+    assert fields["applicant_name"].value == "杭州象屿电子科技有限公司"

@@ -91,8 +91,8 @@ def _crossings(horiz: np.ndarray) -> np.ndarray:
 def _stroked(ink: np.ndarray, crossing: np.ndarray, box: tuple[int, ...], unit: int) -> bool:
     """Whether a vertical run is written strokes rather than a rule: ink beside it on both sides (within
     half a character, ``unit // 2`` px) in more than a fifth of its rows away from where horizontal rules
-    cross.  A ruling line has blank paper on both sides; a run of stacked strokes has the rest of its
-    characters there."""
+    cross, or on one side in more than half of them and the other in more than a tenth.  A ruling line has
+    blank paper on both sides; a run of stacked strokes has the rest of its characters there."""
     x, y, w, h = box
     band = max(3, unit // 2)
     rows = ~crossing[y : y + h, x : x + w].any(axis=1)
@@ -103,7 +103,11 @@ def _stroked(ink: np.ndarray, crossing: np.ndarray, box: tuple[int, ...], unit: 
     right = ink[y : y + h, min(width, x + w + 2) : min(width, x + w + 2 + band)]
     if left.shape[1] == 0 or right.shape[1] == 0:
         return False
-    return bool(min(left[rows].any(axis=1).mean(), right[rows].any(axis=1).mean()) > 0.2)
+    inked = sorted((left[rows].any(axis=1).mean(), right[rows].any(axis=1).mean()))
+    # or ink beside it on one side in most rows and some on the other: the strokes of 州, 子 and 司 of a name
+    # wrapped over three tight lines (seed 29292) have their own character's rest on one side in 65 % of
+    # rows and the gap to the next character on the other, with ink in 18 %
+    return bool(inked[0] > 0.2 or (inked[1] > 0.5 and inked[0] > 0.1))
 
 
 def _paler_ink(red: np.ndarray, ink_level: float) -> np.ndarray:
