@@ -308,11 +308,12 @@ def test_a_signature_is_seen_and_its_absence_too() -> None:
     page = doc.page_images[1]
     signed = signature_field(page, doc.items, name, 1)
     assert signed is not None and signed.value == "是" and signed.evidence.bbox is not None
-    # the same form never signed: the pen's strokes (dark, not red) go, the seal and the paper's noise stay
+    # the same form never signed: the pen's strokes (dark, not red) go with their pale edges — what is left
+    # under 200 is the name's ghost, still legible and followed as a stroke — the seal and the paper's noise stay
     arr = np.asarray(page.convert("RGB")).copy()
     x0, y0, x1, y1 = (int(v) for v in signed.evidence.bbox)
     area = arr[y0:y1, x0:x1]
-    pen = (area.mean(axis=2) < 160) & ~red_mask(Image.fromarray(area))
+    pen = (area.mean(axis=2) < 200) & ~red_mask(Image.fromarray(area))
     area[pen] = 235
     unsigned = signature_field(Image.fromarray(arr), doc.items, name, 1)
     assert unsigned is not None and unsigned.value == "否"
@@ -1229,3 +1230,56 @@ def test_a_slot_whose_ink_is_an_empty_small_box_s_outline_is_no_tick() -> None:
     profile = load_profiles(REPO_ROOT / "forms")["hangzhou-eport"]
     category = _category(doc, FormExtraction({}, 20, region, items), profile)
     assert category is not None and category.value == "注销" and category.confidence >= 0.9
+
+
+THIN_SCRIBBLE = REPO_ROOT / "tests" / "data" / "signature-thin-scribble-150dpi.jpg"  # seed 40404, accuracy
+UNSIGNED_GREY_SEAL = REPO_ROOT / "tests" / "data" / "unsigned-grey-seal-across-signature-150dpi.jpg"  # seed 61616
+
+
+def test_a_thin_pale_scribble_on_a_150_dpi_scan_is_a_sure_signature() -> None:
+    """A zigzag drawn with a thin pen, scanned at 150 dpi: its darkest pixels cover 0.72 of the least ink a
+    signature leaves (否 at 0.83, a clean case to review — seed 40404, untuned), yet it runs on unbroken
+    through its paler pixels over five line heights on the 签字 line itself."""
+    fields = extract_file(THIN_SCRIBBLE).fields
+    assert fields["signature_present"].value == "是" and fields["signature_present"].confidence >= 0.95
+
+
+def test_a_grey_seal_stamped_across_the_signature_line_is_no_signature() -> None:
+    """A 厦门 form nobody signed, scanned in grey at 150 dpi: the seal's rim crosses the area after 签字 and
+    was taken for ink (是 at 0.96: an unsigned form would be issued).  The seal is found as a round shape, and
+    its disk is not the signer's; a name written beside it still is."""
+    from pipeline.extract import read_document
+    from pipeline.extract.marks import seal_field, signature_field
+
+    fields = extract_file(UNSIGNED_GREY_SEAL).fields
+    assert fields["seal_present"].value == "是"
+    assert fields["signature_present"].value == "否"
+    doc = read_document(UNSIGNED_GREY_SEAL.name, "sha", UNSIGNED_GREY_SEAL.read_bytes(), get_engine, [])
+    page = doc.page_images[1].copy()
+    seal = seal_field(page, doc.name, 1)
+    unsigned = signature_field(page, doc.items, doc.name, 1, seal.evidence.bbox)
+    assert unsigned is not None and unsigned.value == "否" and unsigned.evidence.bbox is not None
+    x0, y0, _x1, y1 = unsigned.evidence.bbox
+    ImageDraw.Draw(page).line(
+        [(x0 + 20, (y0 + y1) / 2), (x0 + 50, y0 + 25), (x0 + 80, y1 - 25), (x0 + 110, y0 + 30)],
+        fill=(40, 40, 60),
+        width=3,
+    )
+    signed = signature_field(page, doc.items, doc.name, 1, seal.evidence.bbox)
+    assert signed is not None and signed.value == "是" and signed.confidence >= 0.95
+
+
+def test_the_pale_edge_of_a_red_seal_rim_is_no_written_stroke() -> None:
+    """A red seal's rim crossing the signature area has a pale pink edge not red enough to be seal ink yet
+    dark enough to be followed as a pen stroke: a long curved stroke on the 签字 line (seed 61616 unsigned,
+    300 dpi: 是 at 0.95).  The edge beside red pixels is the seal's; the same arc in a pen's blue is a stroke."""
+    from pipeline.extract.marks import signature_field
+
+    label = _item("法定代表人签字：", 100, 200, 420, 240)  # one line, 40 px high
+    for edge, rim, signed in (((200, 160, 160), (205, 45, 45), False), ((40, 40, 90), (40, 40, 90), True)):
+        page = Image.new("RGB", (1000, 500), "white")
+        draw = ImageDraw.Draw(page)
+        draw.ellipse((440, 210, 1040, 810), outline=edge, width=14)  # a rim arc through the 签字 line
+        draw.ellipse((444, 214, 1036, 806), outline=rim, width=6)
+        sig = signature_field(page, [label], "form.jpg", 1)
+        assert sig is not None and (sig.value == "是") is signed

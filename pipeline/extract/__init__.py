@@ -554,11 +554,13 @@ def _marks(part: Part, signers: set[str]) -> dict[str, Field]:
     signed = [n for n in written if any(it.page == n and "签字" in norm_label(it.text) for it in items)]
     page = max(signed or written or scanned)
     img = doc.page_images[page]
-    out["seal_present"] = seal_field(img, doc.name, page)
-    sig = signature_field(img, doc.items, doc.name, page)
-    if sig is not None and sig.value == "是" and sig.confidence < SIGNED_NAME_CONFIDENCE:
-        if signed_name(items, page) in signers:
-            sig = Field(sig.value, SIGNED_NAME_CONFIDENCE, sig.evidence)
+    seal = out["seal_present"] = seal_field(img, doc.name, page)
+    found = seal.evidence.bbox if seal.value == "是" and seal.evidence is not None else None
+    sig = signature_field(img, doc.items, doc.name, page, found)
+    if sig is not None and sig.confidence < SIGNED_NAME_CONFIDENCE and signed_name(items, page) in signers:
+        # the name the OCR reads is written there, even where the area measured after the label's end has
+        # little of it: the OCR line ran on over it (its first characters lie before that end)
+        sig = Field("是", SIGNED_NAME_CONFIDENCE, sig.evidence)
     if sig is not None:
         out["signature_present"] = sig
     return out
