@@ -1247,7 +1247,7 @@ def test_a_thin_pale_scribble_on_a_150_dpi_scan_is_a_sure_signature() -> None:
 def test_a_grey_seal_stamped_across_the_signature_line_is_no_signature() -> None:
     """A 厦门 form nobody signed, scanned in grey at 150 dpi: the seal's rim crosses the area after 签字 and
     was taken for ink (是 at 0.96: an unsigned form would be issued).  The seal is found as a round shape, and
-    its disk is not the signer's; a name written beside it still is."""
+    its disk is not the signer's, but for ink darker than its rim; a name written beside it is the signer's."""
     from pipeline.extract import read_document
     from pipeline.extract.marks import seal_field, signature_field
 
@@ -1260,13 +1260,43 @@ def test_a_grey_seal_stamped_across_the_signature_line_is_no_signature() -> None
     unsigned = signature_field(page, doc.items, doc.name, 1, seal.evidence.bbox)
     assert unsigned is not None and unsigned.value == "否" and unsigned.evidence.bbox is not None
     x0, y0, _x1, y1 = unsigned.evidence.bbox
-    ImageDraw.Draw(page).line(
-        [(x0 + 20, (y0 + y1) / 2), (x0 + 50, y0 + 25), (x0 + 80, y1 - 25), (x0 + 110, y0 + 30)],
-        fill=(40, 40, 60),
-        width=3,
-    )
-    signed = signature_field(page, doc.items, doc.name, 1, seal.evidence.bbox)
-    assert signed is not None and signed.value == "是" and signed.confidence >= 0.95
+    sx0, _sy0, sx1, _sy1 = seal.evidence.bbox
+    # a scribble beside the seal is the signer's; one on the seal's disk is not told from the seal's own name
+    # and star, as dark as a pen in a grey copy (their darkest hundredth: 35–60 on nine grey seals), and is
+    # left for a person to see
+    for x, sure in ((x0 + 20, True), (sx0 + 0.3 * (sx1 - sx0), False)):
+        on = page.copy()
+        ImageDraw.Draw(on).line(
+            [(x, (y0 + y1) / 2), (x + 30, y0 + 25), (x + 60, y1 - 25), (x + 90, y0 + 30)], fill=(30, 30, 40), width=3
+        )
+        signed = signature_field(on, doc.items, doc.name, 1, seal.evidence.bbox)
+        assert signed is not None and (signed.value == "是" and signed.confidence >= 0.9) is sure
+
+
+NAME_ON_GREY_SEAL = REPO_ROOT / "tests" / "data" / "signature-name-inside-grey-seal-200dpi.jpg"  # seed 62626
+
+
+def test_a_signers_name_read_beside_the_label_is_a_sure_signature_even_on_a_grey_seal() -> None:
+    """A grey 200-dpi scan (lower part of the form) signed 杨怡勇 inside the seal's disk: the disk is not
+    counted as ink (否 at 0.81, a clean case to review — seed 62626, untuned), but the OCR reads the name in
+    a box of its own on the 签字 line, and that is the legal representative's name."""
+    from pipeline.extract import Part, _marks, read_document
+    from pipeline.extract.marks import seal_field, signature_field, signed_name
+
+    doc = read_document(NAME_ON_GREY_SEAL.name, "sha", NAME_ON_GREY_SEAL.read_bytes(), get_engine, [])
+    page = doc.page_images[1]
+    seal = seal_field(page, doc.name, 1)
+    assert seal.value == "是" and seal.evidence is not None
+    ink = signature_field(page, doc.items, doc.name, 1, seal.evidence.bbox)
+    assert ink is not None and ink.confidence < 0.9
+    assert signed_name(doc.items, 1) == "杨怡勇"
+    marks = _marks(Part(doc, (1,), DocKind.APPLICATION_FORM), {"杨怡勇", "胡思"})
+    assert marks["signature_present"].value == "是" and marks["signature_present"].confidence >= 0.95
+    assert _marks(Part(doc, (1,), DocKind.APPLICATION_FORM), {"王小明"})["signature_present"].confidence < 0.9
+    label = next(it for it in doc.items if "签字" in it.text)
+    _x0, y0, x1, y1 = label.bbox
+    far = TextItem("杨怡勇", (x1 + 14 * (y1 - y0), y0, x1 + 16 * (y1 - y0), y1), 0.99, 1)  # past the area
+    assert signed_name([label, far], 1) is None
 
 
 def test_the_pale_edge_of_a_red_seal_rim_is_no_written_stroke() -> None:

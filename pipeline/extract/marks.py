@@ -239,12 +239,32 @@ SIGNED_NAME_CONFIDENCE = 0.95
 
 def signed_name(items: list[TextItem], page: int) -> str | None:
     """The name the OCR reads on the 签字 line after the label (blanks dropped: a hand spaces its
-    characters), or None when there is none or it is no name (2–4 Chinese characters)."""
+    characters) — in the label's own line box, or in a box of its own beginning on the line within the
+    signature area (a name written on a seal is read apart: seed 62626, 杨怡勇 inside a grey seal's disk) —
+    or None when there is none or it is no name (2–4 Chinese characters)."""
     label = next((it for it in items if it.page == page and "签字" in norm_label(it.text)), None)
     if label is None:
         return None
     at = SIGN_LABEL.search(label.text)
     if at is None:
         return None
-    after = re.sub(r"\s", "", label.text[at.end() :]).lstrip(":：")
-    return after if re.fullmatch(r"[\u4e00-\u9fff]{2,4}", after) else None
+    _x0, y0, x1, y1 = label.bbox
+    h = y1 - y0
+    after = [label.text[at.end() :]]
+    if not _name(after[0]):
+        beside = [
+            it
+            for it in items
+            if it.page == page
+            and it is not label
+            and y0 <= (it.bbox[1] + it.bbox[3]) / 2 <= y1
+            and x1 - h <= it.bbox[0] <= x1 + 12 * h
+        ]
+        after = [it.text for it in sorted(beside, key=lambda it: it.bbox[0])[:1]]
+    return next((name for text in after if (name := _name(text))), None)
+
+
+def _name(text: str) -> str | None:
+    """The text as a written name: blanks and a leading colon dropped, 2–4 Chinese characters, else None."""
+    name = re.sub(r"\s", "", text).lstrip(":：")
+    return name if re.fullmatch(r"[\u4e00-\u9fff]{2,4}", name) else None
