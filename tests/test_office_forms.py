@@ -1313,3 +1313,33 @@ def test_the_pale_edge_of_a_red_seal_rim_is_no_written_stroke() -> None:
         draw.ellipse((444, 214, 1036, 806), outline=rim, width=6)
         sig = signature_field(page, [label], "form.jpg", 1)
         assert sig is not None and (sig.value == "是") is signed
+
+
+SMALL_BOXES_OUTLINE = REPO_ROOT / "tests" / "data" / "category-small-boxes-outline-in-slot-200dpi.png"  # seed 84848
+
+
+def test_the_outline_of_a_small_empty_box_in_its_slot_is_no_rival_tick() -> None:
+    """``☑新办`` typed with a tick the OCR does not read, its square broken by the tick and not found; the
+    注销 and 更新 squares (18 px in 34-px character cells) found clean and empty.  更新's slot window reaches
+    its outline (0.20 ink beside 新办's 0.29), so the slot measure did not call 新办 crossed and the category
+    came out at 0.87 — a clean case to review (e2e seed 84848, untuned).  A slot whose square was found
+    clean and empty holds no tick."""
+    from pipeline.extract.checkbox import CROSSED_CONFIDENCE
+
+    origin = (393, 293)
+    rows = (
+        ("新办", (418, 307, 506, 350), 1.0),
+        ("□注销（待注销的证书[序号：", (567, 310, 953, 351), 0.985),
+        ("])", (1130, 314, 1160, 351), 0.947),
+        ("□更新（原证书[序号：", (418, 349, 697, 391), 0.959),
+        ("]将在新证书生效后一个月注销)", (874, 349, 1284, 390), 0.973),
+    )
+    img, region, items, options = _category_crop(
+        SMALL_BOXES_OUTLINE, origin, (413, 313, 1481, 386), rows, "hangzhou-eport"
+    )
+    assert _ticked(img, region, items, options) == (["新办"], CROSSED_CONFIDENCE)
+    # the same row with a speck inside 更新's square: no longer surely empty, its slot's ink counts again
+    speck = img.copy()
+    cx, cy = 433 - origin[0], 370 - origin[1]
+    ImageDraw.Draw(speck).rectangle((cx - 1, cy - 1, cx + 1, cy + 1), fill="black")
+    assert _ticked(speck, region, items, options)[1] < 0.9

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import cv2
@@ -161,7 +162,8 @@ def ticked_options(
             # or when the box, found on what is clearly darker than the paper (a small ☑ in a grey photo,
             # whose tick merged with its outline on the page's threshold), is full of ink
             faint_box = again.get(lost[0]) if again is not None else None
-            crossed = _crossed_slot(img, items, options, lost[0]) or (
+            empty = {opt for opt, b in found if b.ink < EMPTY_BOX}
+            crossed = _crossed_slot(img, items, options, lost[0], empty) or (
                 faint_box is not None and faint_box.ink >= FAINT_TICKED
             )
             return lost, boxes, CROSSED_CONFIDENCE if crossed else min(0.9, 0.75 + margin)
@@ -318,18 +320,26 @@ CROSSED_SLOT = 0.08  # at least this share of ink in the middle of the box a pen
 CROSSED_CONFIDENCE = 0.95
 
 
-def _crossed_slot(img: Image.Image, items: list[TextItem], options: tuple[str, ...], option: str) -> bool:
-    """Whether ``option``'s box slot holds a pen's ink in its middle and every other option's is blank."""
+def _crossed_slot(
+    img: Image.Image, items: list[TextItem], options: tuple[str, ...], option: str, empty: Collection[str] = ()
+) -> bool:
+    """Whether ``option``'s box slot holds a pen's ink in its middle and every other option's is blank — or
+    is in ``empty``: its square was found clean and empty, so the ink the slot window holds is that square's
+    outline (a box smaller than the character cell: seed 84848's 18-px □ in a 34-px cell, 0.20 ink)."""
     pos = _slot_positions(items, options)
     if len(pos) != len(options):
         return False
-    if _crossed(_slot_inks(img, pos), options, option, CROSSED_SLOT, EMPTY_SLOT):
+    if _crossed(_blank(_slot_inks(img, pos), empty), options, option, CROSSED_SLOT, EMPTY_SLOT):
         return True
     # a grey photo's pen or small ☑ is lighter than the black threshold: measured on what is clearly darker
     # than the paper, where the blurred outlines of empty boxes reach into their middles too, the ticked slot
     # must stand out the more
-    grey = _slot_inks(img, pos, _paper(img, pos) - FAINT_OUTLINE)
+    grey = _blank(_slot_inks(img, pos, _paper(img, pos) - FAINT_OUTLINE), empty)
     return _crossed(grey, options, option, 3 * CROSSED_SLOT, 2 * EMPTY_SLOT)
+
+
+def _blank(inks: dict[str, float], empty: Collection[str]) -> dict[str, float]:
+    return {opt: 0.0 if opt in empty else ink for opt, ink in inks.items()}
 
 
 def _crossed(inks: dict[str, float], options: tuple[str, ...], option: str, inked: float, empty: float) -> bool:
