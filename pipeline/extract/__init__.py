@@ -563,7 +563,8 @@ def _marks(part: Part, signers: set[str]) -> dict[str, Field]:
     sig = signature_field(img, doc.items, doc.name, page, found)
     if sig is not None and sig.confidence < SIGNED_NAME_CONFIDENCE and signed_name(items, page) in signers:
         # the name the OCR reads is written there, even where the area measured after the label's end has
-        # little of it: the OCR line ran on over it (its first characters lie before that end)
+        # little of it (the OCR line ran on over the name's first characters) or none counted (a name
+        # written inside a grey seal's disk, read in a box of its own)
         sig = Field("是", SIGNED_NAME_CONFIDENCE, sig.evidence)
     if sig is not None:
         out["signature_present"] = sig
