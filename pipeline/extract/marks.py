@@ -36,7 +36,7 @@ def seal_field(img: Image.Image, document: str, page: int) -> Field:
         if circles:  # a seal that is not red: a black-and-white scan or photocopy of the original
             # sure only when an unbroken inked ring is there (a seal's rim); any other round shape a person checks
             ink = grey < max(0, _median(grey) - RING_CONTRAST)
-            ring, found = max((ring_share(ink, c), c) for c in circles)
+            ring, found = max(rim(ink, c) for c in circles)
             return Field("是", 0.95 if ring >= RING_SHARE else 0.6, Evidence(document, page, found))
         return Field("否", min(1.0, 0.9 + (SEAL_MIN_SHARE - share) / SEAL_MIN_SHARE * 0.1), Evidence(document, page))
     ys, xs = np.nonzero(mask)
@@ -103,16 +103,17 @@ def _shares(ink: np.ndarray, xs: np.ndarray, ys: np.ndarray, radii: np.ndarray) 
     return np.asarray(ink[py, px].any(axis=2).mean(axis=1))
 
 
-def ring_share(ink: np.ndarray, circle: BBox) -> float:
+def rim(ink: np.ndarray, circle: BBox) -> tuple[float, BBox]:
     """How surely a grey circle is a seal: the share of 120 directions from the centre in which a thin circle
     (±3 % of the radius) holds ink, for the best centre and radius near the one found on the reduced copy —
     a seal's rim is one unbroken ring, so some circle close by is inked all round, while rules, text or a
     signature cover a part of any circle only — when the band inside the rim holds ink in enough directions
-    (a seal's name runs along it; a drawn circle is empty).  ``ink``: the page's ink mask."""
+    (a seal's name runs along it; a drawn circle is empty).  ``ink``: the page's ink mask.  With it, the box
+    of that best circle: the circle found on the reduced copy can lie a few pixels off the rim."""
     x0, y0, x1, y1 = circle
     cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2
     if r < 8:
-        return 0.0
+        return 0.0, circle
     # every candidate rim at once, in the order radius, dx, dy (the first best one wins)
     radius, dx, dy = np.meshgrid(
         r * np.arange(0.85, 1.16, 0.025),
@@ -129,7 +130,8 @@ def ring_share(ink: np.ndarray, circle: BBox) -> float:
         best_share, (x, y, at) = float(rims[best]), (float(xs[best]), float(ys[best]), float(rad[best]))
     band = at * np.linspace(0.65, 0.9, 11)  # a seal's name runs along about 2/3 of it
     inside = float(_shares(ink, np.array([x]), np.array([y]), band[None, :])[0])
-    return best_share if inside >= RING_TEXT else min(best_share, inside)
+    found = (x - at, y - at, x + at, y + at)
+    return (best_share if inside >= RING_TEXT else min(best_share, inside)), found
 
 
 SIGNATURE_INK = 140  # grey level below which a pixel is pen ink (a thin or blue-black signature included)
