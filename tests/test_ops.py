@@ -75,7 +75,7 @@ def test_batch_summary_markdown_lists_every_case() -> None:
 # --------------------------------------------------------------------------- crash safety
 
 
-def _clean_cases(ctx: Context, root: Path, n: int, seed: int) -> list[Path]:
+def _clean_cases(ctx: Context, root: Path, n: int, seed: int, prefix: str = "clean") -> list[Path]:
     from common import generator
 
     gen = generator()
@@ -85,8 +85,20 @@ def _clean_cases(ctx: Context, root: Path, n: int, seed: int) -> list[Path]:
         t = gen.random_truth(rng)
         a = gen.attachment_truth(rng, t)
         register(ctx, a)
-        folders.append(write(gen, root, Case(f"clean-{i}", None, t, a)))
+        folders.append(write(gen, root, Case(f"{prefix}-{i}", None, t, a)))
     return folders
+
+
+def _arrive(folders: list[Path], inbox: Path, gen: Path) -> dict[Path, bytes]:
+    """Submissions dropped into the inbox (settled: their files a minute old); their files' bytes by path."""
+    originals = {p.relative_to(gen): p.read_bytes() for f in folders for p in f.rglob("*") if p.is_file()}
+    for f in folders:
+        f.rename(inbox / f.name)
+    old = time.time() - 60
+    for f in folders:
+        for p in (inbox / f.name).rglob("*"):
+            os.utime(p, (old, old))
+    return originals
 
 
 @pytest.mark.slow
@@ -96,24 +108,24 @@ def test_sigkill_at_random_points_then_restart_ends_every_case_once(tmp_path: Pa
     ctx.local_ca
     inbox = home / "inbox"
     inbox.mkdir()
-    n = 24
-    folders = _clean_cases(ctx, tmp_path / "gen", n, seed=5)
-    originals = {p.relative_to(tmp_path / "gen"): p.read_bytes() for f in folders for p in f.rglob("*") if p.is_file()}
-    for f in folders:
-        f.rename(inbox / f.name)
-    old = time.time() - 60
-    for p in inbox.rglob("*"):
-        os.utime(p, (old, old))
+    folders = _clean_cases(ctx, tmp_path / "gen", 24, seed=5)
+    originals = _arrive(folders, inbox, tmp_path / "gen")
     env = child_env(("CERT_INTAKE_",))
     env["CERT_INTAKE_WATCH_SETTLE"] = "0"
     cmd = [sys.executable, "-m", "pipeline.cli", "--home", str(home), "batch", "--no-prefect"]
     rng = random.Random(2026)
-    kills, progress = 0, []
-    for _ in range(8):  # kill at a random moment: while ingesting, extracting, signing, writing …
+    kills, runs, progress = 0, 0, []
+    while kills < 6 and runs < 16:  # kill at a random moment: while ingesting, extracting, signing, writing …
+        runs += 1
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(rng.uniform(1.0, 2.5))
         if proc.poll() is not None:
-            break  # this run finished before its kill
+            # this run finished its work before its kill (a fast machine): more submissions arrive, as they
+            # do while an office works, and the next run is killed among them
+            more = _clean_cases(ctx, tmp_path / "gen", 6, seed=5 + runs, prefix=f"late{runs}")
+            folders += more
+            originals |= _arrive(more, inbox, tmp_path / "gen")
+            continue
         proc.send_signal(signal.SIGKILL)
         kills += 1
         proc.communicate(timeout=60)
@@ -121,6 +133,7 @@ def test_sigkill_at_random_points_then_restart_ends_every_case_once(tmp_path: Pa
     final = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert final.returncode == 0, final.stderr[-3000:]
     assert kills >= 4, progress  # the batch really was interrupted, at different points
+    n = len(folders)
 
     store = Context(load_settings(home, use_prefect=False)).store
     cases = store.list_cases()
