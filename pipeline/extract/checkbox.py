@@ -162,7 +162,7 @@ def ticked_options(
             # or when the box, found on what is clearly darker than the paper (a small ☑ in a grey photo,
             # whose tick merged with its outline on the page's threshold), is full of ink
             faint_box = again.get(lost[0]) if again is not None else None
-            empty = {opt for opt, b in found if b.ink < EMPTY_BOX}
+            empty = {opt for opt, _b in found if empty_box_at_slot(boxes, items, options, opt)}
             crossed = _crossed_slot(img, items, options, lost[0], empty) or (
                 faint_box is not None and faint_box.ink >= FAINT_TICKED
             )

@@ -284,16 +284,21 @@ def on_its_side(img: Image.Image) -> bool:
     licence's double frame 4, an invoice 2, an ID or certificate copy 0).  0.02 s a page."""
     if img.width <= img.height:
         return False
-    red = np.ascontiguousarray(np.asarray(img.convert("RGB"))[:, :, 0])
-    binary = cv2.threshold(red, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
+    _red, _level, binary = _ink(img)
     return _rules(binary, int(0.6 * img.height), axis=0)[1] >= SIDEWAYS_RULES
+
+
+def _ink(img: Image.Image) -> tuple[np.ndarray, float, np.ndarray]:
+    """The page's red channel (red seals vanish, black and blue ink stay), its Otsu ink level and the ink
+    binary under it."""
+    red = np.ascontiguousarray(np.asarray(img.convert("RGB"))[:, :, 0])
+    ink_level, binary = cv2.threshold(red, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    return red, float(ink_level), binary
 
 
 def analyse(img: Image.Image) -> RuledPage | None:
     """Text lines and cells of a ruled page; None when the page has no table grid."""
-    rgb = np.asarray(img.convert("RGB"))
-    red = np.ascontiguousarray(rgb[:, :, 0])
-    ink_level, binary = cv2.threshold(red, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    red, ink_level, binary = _ink(img)
     found = _grid(binary, binary, red, ink_level)
     if isinstance(found, np.ndarray) and _grey_rules(red, found, ink_level):
         # long rules, too few of them meeting to enclose a table's cells, and the rules no darker than the
