@@ -216,9 +216,12 @@ def _intersect(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, n
 
 
 def _find_quad(small: _Small) -> np.ndarray | None:
-    quad = _region_quad(small)
+    outline = _page_outline(_page_mask(small))
+    quad = None if outline is None else _region_quad(small, outline)
     if quad is None:
         quad = _edge_quad(small)  # a pale desk the paper mask cannot tell from the page: its edges still can
+    if quad is None and outline is not None:
+        quad = _straight_quad(small, outline)
     if quad is None:
         return None
     return ((quad + 0.5) * small.scale - 0.5).astype(np.float32)  # small pixel centres to full-resolution
@@ -233,16 +236,74 @@ def _acceptable(small: _Small, quad: np.ndarray) -> bool:
     return _sides_contrast(small, quad) >= MIN_SIDE_CONTRAST  # else better the usual path than a wrong warp
 
 
-def _region_quad(small: _Small) -> np.ndarray | None:
-    outline = _page_outline(_page_mask(small))
-    if outline is None:
-        return None
+def _region_quad(small: _Small, outline: np.ndarray) -> np.ndarray | None:
     corners = _four_corners(outline)
     if corners is None:
         rect = cv2.minAreaRect(outline.astype(np.float32))
         corners = cv2.boxPoints(rect).astype(np.float32)
     quad = _refit_sides(_order(corners), outline)
     return quad if _acceptable(small, quad) else None
+
+
+HOUGH_VOTES = 0.08  # outline pixels on a line, as a share of the small copy's long side, for it to be a side
+SIDE_APART = 0.2  # two sides of one direction lie at least this share of the frame's short side apart
+
+
+def _straight_quad(small: _Small, outline: np.ndarray) -> np.ndarray | None:
+    """The page mask's quadrilateral of its outline's strongest straight lines (Hough), when acceptable: the
+    two strongest of the lines nearer horizontal and the two of those nearer vertical that lie apart,
+    intersected.  The paper flooded into a bright patch of a pale desk (the light's bright spot) pulls the
+    outline's hull out there, and a side fitted between its corners crosses desk on both sides (a form
+    photographed on a pale desk, page whiter by 1.16, read as a scan and lost); the page's true edges are
+    still the outline's long straight runs, and a ragged bulge has none as long.  The frame's own border is
+    no side: where the paper mask runs along it the outline is not drawn."""
+    height, width = shape = small.paper.shape
+    canvas = np.zeros((height, width), np.uint8)
+    cv2.polylines(canvas, [outline.reshape(-1, 1, 2).astype(np.int32)], True, 255, 1)
+    canvas[:2], canvas[-2:], canvas[:, :2], canvas[:, -2:] = 0, 0, 0, 0
+    found = cv2.HoughLines(canvas, 1, np.pi / 360, max(20, int(HOUGH_VOTES * max(height, width))))
+    if found is None:
+        return None
+    lines = [(float(rho), float(theta)) for rho, theta in found.reshape(-1, 2)]  # strongest first
+    centre = (width / 2, height / 2)
+    rows = _two_apart([ln for ln in lines if abs(ln[1] - np.pi / 2) < np.pi / 4], centre, SIDE_APART * min(shape))
+    columns = _two_apart([ln for ln in lines if abs(ln[1] - np.pi / 2) >= np.pi / 4], centre, SIDE_APART * min(shape))
+    if rows is None or columns is None:
+        return None
+    corners = [_meet(row, column) for row in rows for column in columns]
+    if any(c is None for c in corners):
+        return None
+    quad = _order(np.array(corners, np.float32))
+    return quad if _acceptable(small, quad) else None
+
+
+def _offset(line: tuple[float, float], point: tuple[float, float]) -> float:
+    """Signed distance of ``point`` from a (rho, theta) line."""
+    rho, theta = line
+    return point[0] * math.cos(theta) + point[1] * math.sin(theta) - rho
+
+
+def _two_apart(
+    lines: list[tuple[float, float]], centre: tuple[float, float], apart: float
+) -> list[tuple[float, float]] | None:
+    """The strongest line and the strongest after it lying ``apart`` from it at the frame's centre (the same
+    edge's nearby lines are skipped), or None."""
+    for line in lines[1:]:
+        first = lines[0]
+        across = _offset(first, centre)
+        other = _offset(line, centre) * (1 if math.cos(first[1] - line[1]) >= 0 else -1)
+        if abs(across - other) > apart:
+            return [first, line]
+    return None
+
+
+def _meet(first: tuple[float, float], second: tuple[float, float]) -> tuple[float, float] | None:
+    """Where two (rho, theta) lines cross, or None when they are (nearly) parallel."""
+    matrix = np.array([[math.cos(first[1]), math.sin(first[1])], [math.cos(second[1]), math.sin(second[1])]])
+    if abs(float(np.linalg.det(matrix))) < 1e-6:
+        return None
+    x, y = np.linalg.solve(matrix, np.array([first[0], second[0]]))
+    return float(x), float(y)
 
 
 def _edge_quad(small: _Small) -> np.ndarray | None:
