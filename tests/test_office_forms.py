@@ -385,6 +385,29 @@ def test_a_person_an_attachment_names_the_same_way_is_no_doubt() -> None:
     assert corroborated({**by_id, "id_card.1.name": Field("黄静霞", 0.7, read["license.legal_rep"].evidence)}) == {}
 
 
+def test_a_name_read_alike_on_the_id_copy_that_prints_that_person_s_number_is_no_doubt() -> None:
+    """e2e seed 47474, untuned: the handler 韩静丽 read at 0.85 on the form and 0.90 on the ID copy whose
+    number is the handler's — a clean case held for two agreeing reads just under the bar."""
+    from pipeline.extract import corroborated
+    from pipeline.models import Evidence
+
+    form = Evidence("scan0005.jpg", 1, (371.0, 631.0, 483.0, 675.0))
+    copy = Evidence("scan0006.jpg", 1, (1.0, 1.0, 2.0, 2.0))
+    read = {
+        "handler_name": Field("韩静丽", 0.853, form),
+        "handler_id_number": Field("330302196510020734", 0.99999, form),
+        "id_card.2.name": Field("韩静丽", 0.896, copy),
+        "id_card.2.number": Field("330302196510020734", 0.99996, copy),
+    }
+    assert corroborated(read)["handler_name"] == Field("韩静丽", 0.95, form)
+    # the copy of someone else, a copy whose number is unsure, or a name read worse still vouches for nothing
+    other = {**read, "id_card.2.number": Field("330302196510020750", 0.99996, copy)}
+    unsure = {**read, "id_card.2.number": Field("330302196510020734", 0.7, copy)}
+    worse = {**read, "id_card.2.name": Field("韩静丽", 0.8, copy)}
+    for fields in (other, unsure, worse):
+        assert "handler_name" not in corroborated(fields)
+
+
 def test_a_code_an_attachment_prints_the_same_way_is_no_doubt_and_confirms_its_repair() -> None:
     from pipeline.extract import confirmed_repairs, corroborated
     from pipeline.models import Evidence, warning
