@@ -1255,6 +1255,38 @@ def test_a_slot_whose_ink_is_an_empty_small_box_s_outline_is_no_tick() -> None:
     assert category is not None and category.value == "注销" and category.confidence >= 0.9
 
 
+BOX_LOST_TICK_ELSEWHERE = REPO_ROOT / "tests" / "data" / "category-photo-box-lost-tick-before-other-box.png"  # 58585
+
+
+def test_a_box_lost_in_a_photo_is_no_tick_when_the_ocr_reads_the_tick_before_another_box() -> None:
+    """A blurred phone photo of a 杭州 form, ``√□注销`` typed: the □ before 新办 was not found as a square,
+    the other two boxes were found clean and empty, and the lost box's outline in its slot read as a pen's
+    ink — 新办 at 0.95 against the OCR's □新办 and √□注销, a sure wrong category (seed 58585, untuned).
+    Contours that only the lost box's slot backs, against the tick the OCR reads elsewhere, are a question
+    for a person."""
+    from pipeline.extract import ReadDocument, _category
+    from pipeline.extract.forms import FormExtraction
+    from pipeline.models import DocKind, TextSource
+
+    origin = (360, 260)
+    rows = (
+        ("□新办", (413, 310, 508, 352), 1.0),
+        ("√□注销（待注销的证书[序号：", (569, 309, 1011, 357), 0.97),
+        ("C516A6E262FCE18B1051])", (415, 357, 830, 403), 1.0),
+        ("□更新(原证书[序号：", (413, 402, 707, 447), 0.93),
+        ("]将在新证书生效后一个月注销)", (910, 402, 1360, 447), 0.99),
+    )
+    img, region, items, options = _category_crop(
+        BOX_LOST_TICK_ELSEWHERE, origin, (409, 310, 1460, 441), rows, "hangzhou-eport"
+    )
+    assert _ticked(img, region, items, options)[0] == ["新办"]  # what the box contours alone say
+    doc = ReadDocument("DSC04969.jpg", "0" * 64, "jpg", DocKind.APPLICATION_FORM, TextSource.OCR, 1)
+    doc.page_images[1] = img.convert("RGB")
+    profile = load_profiles(REPO_ROOT / "forms")["hangzhou-eport"]
+    category = _category(doc, FormExtraction({}, 20, region, items), profile)
+    assert category is not None and category.confidence < profile.confidence_threshold
+
+
 THIN_SCRIBBLE = REPO_ROOT / "tests" / "data" / "signature-thin-scribble-150dpi.jpg"  # seed 40404, accuracy
 UNSIGNED_GREY_SEAL = REPO_ROOT / "tests" / "data" / "unsigned-grey-seal-across-signature-150dpi.jpg"  # seed 61616
 
