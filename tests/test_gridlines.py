@@ -364,3 +364,40 @@ def test_strokes_stacked_over_three_tight_lines_do_not_cut_a_value_cell() -> Non
     fields = extract_file(STACKED_STROKES, "hangzhou-eport").fields
     assert fields["common_name"].value == "杭州象屿电子科技有限公司"
     assert fields["applicant_name"].value == "杭州象屿电子科技有限公司"
+
+
+SPECKLED_COPY = REPO / "tests" / "data" / "form-grey-speckled-copy-white-corners-150dpi.jpg"  # seed 69696
+
+
+@pytest.mark.slow
+def test_the_paper_of_a_grey_speckled_copy_is_its_grey_not_the_white_a_deskew_turns_in() -> None:
+    """A 150-dpi 厦门 copy on grey, speckled paper (about 208; ink threshold 165), turned a little, so its
+    deskew brings pure white in at the corners: the laxer search for grey rules took the commonest level
+    lighter than ink for the paper — 255 — binarised at 210, half the paper's speckle fell under it, and a
+    "rule" ran down the label column through 申请类别, 申请单位 and 邮件地址.  申请类别 became 申请 | 类别:
+    no category, no old certificate number read (seed 69696, untuned)."""
+    from pipeline.extract.gridlines import analyse
+
+    page = analyse(images.prepare(Image.open(SPECKLED_COPY)).image)
+    assert page is not None
+    label = [c for c in page.cells if c[0] <= 160 <= c[2] and c[1] <= 230 <= c[3]]
+    assert label and label[0][2] >= 250  # 申请类别 is one cell: 申请 and 类别 in it
+    fields = extract_file(SPECKLED_COPY).fields
+    expected = {
+        "category": "注销",
+        "old_cert_serial": "C833A0021A290B80780",
+        "applicant_name": "厦门海辰网络安全股份有限公司",
+        "org_code": "91350203MAB7R9R58R",
+        "email": "pki25@qiminggroup.com.cn",
+        "legal_rep_name": "黎浩艳",
+        "legal_rep_phone": "13951784054",
+        "legal_rep_id_type": "身份证",
+        "legal_rep_id_number": "440106197206011352",
+        "handler_name": "邓晓怡",
+        "handler_phone": "18705184896",
+        "handler_id_type": "居民身份证",
+        "handler_id_number": "350206196912132791",
+        "algorithm": "SM2",
+        "validity_years": "10",
+    }
+    assert {k: fields[k].value for k in expected if k in fields} == expected

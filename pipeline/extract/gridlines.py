@@ -118,7 +118,12 @@ def _paler_ink(red: np.ndarray, ink_level: float) -> np.ndarray:
     宋桂华联系电话).  Only the laxer search for vertical rules uses it, in columns that already hold a rule."""
     hist = np.bincount(red.reshape(-1), minlength=256)
     start = int(ink_level) + 1
-    paper = start + int(np.argmax(hist[start:]))  # the commonest level lighter than ink
+    # the commonest level lighter than ink, pure white left out: the white a deskew turns in at the corners,
+    # or a copier's clipped margin, can outnumber each level of a grey, speckled paper — on seed 69696's
+    # 150-dpi copy (paper about 208, threshold 165) "paper" came out 255, half the paper's speckle fell under
+    # the halfway level, and the laxer search drew a rule through 申请类别 (no category read)
+    light = hist[start:255]
+    paper = start + int(np.argmax(light)) if start < 255 and light.any() else 255
     return cv2.threshold(red, (ink_level + paper) / 2, 255, cv2.THRESH_BINARY_INV)[1]
 
 
