@@ -55,6 +55,49 @@ def _text_region(boxes: list[BBox], size: tuple[int, int]) -> tuple[int, int, in
     return x0, y0, x1, y1
 
 
+INK_REDUCTION = 4  # the pixel search for a small inked region runs on a copy this many times smaller
+INK_SPECK = 4  # components of fewer pixels (of that copy) are speckle, not print
+
+
+def _ink_region(image: Image.Image) -> tuple[int, int, int, int] | None:
+    """The box, with the margin ``_text_region`` gives, around the page's print when it covers under
+    SMALL_REGION of the page — found from the pixels (Otsu on a reduced copy; speckle and anything touching the
+    page's edge, a scanner's shadow, left out), so that an ID card copied onto A4 is read from its region
+    without the coarse detection that only found that region (about 0.13 s of a 0.4 s page).  None
+    otherwise: the usual path then."""
+    import cv2
+
+    grey = np.asarray(image.convert("L").reduce(INK_REDUCTION))
+    ink = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
+    n, _labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    height, width = ink.shape
+    boxes: list[BBox] = []
+    for x, y, w, h, area in (tuple(int(v) for v in stats[i]) for i in range(1, n)):
+        if area >= INK_SPECK and x > 0 and y > 0 and x + w < width and y + h < height:
+            f = INK_REDUCTION
+            boxes.append((float(x * f), float(y * f), float((x + w) * f), float((y + h) * f)))
+    return _text_region(boxes, image.size)
+
+
+def _inside(quads: list[Any], size: tuple[int, int], gap: float = 2.0) -> bool:
+    """Whether every line detected on a region's crop of ``size`` stays clear of its edges (a line running
+    into an edge was cut: the region found from pixels missed part of the print, pale labels of a photo)."""
+    width, height = size
+    for quad in quads:
+        x0, y0, x1, y1 = _bbox(quad)
+        if x0 < gap or y0 < gap or x1 > width - gap or y1 > height - gap:
+            return False
+    return True
+
+
+def _on_its_side(quads: list[Any]) -> bool:
+    """Whether the detected lines are mostly taller than wide: the page (or card) lies on its side."""
+    sides = [_bbox(q) for q in quads]
+    tall = sum(b[3] - b[1] for b in sides if b[3] - b[1] > 1.5 * (b[2] - b[0]))
+    wide = sum(b[2] - b[0] for b in sides if b[3] - b[1] <= 1.5 * (b[2] - b[0]))
+    return tall > wide
+
+
 def _turned_point(x: float, y: float, turn: int, size: tuple[int, int]) -> tuple[float, float]:
     """Where a point of a ``size`` image lands when the image is turned ``turn`` degrees counter-clockwise
     (a multiple of 90, expanded as Pillow's ``rotate(turn, expand=True)`` does)."""
@@ -183,8 +226,13 @@ class RapidOcrEngine:
         that way (``OcrPage.turn``; boxes on the turned page) — from the lines already found when it was
         upside down, from a second detection of the turned page when it lay on its side — one read instead
         of up to four."""
-        arr = _bgr(image)
         start = time.perf_counter()
+        found = _ink_region(image)
+        if found is not None:
+            lines = self._region_lines(image, found)
+            if lines and not _on_its_side(lines) and _inside(lines, (found[2] - found[0], found[3] - found[1])):
+                return self._read_region(image, found, lines, orient, 0, start)
+        arr = _bgr(image)
         quads, region = self._coarse_lines(arr, image.size)
         known: dict[int, tuple[str, float]] = {}
         turn = 0
@@ -205,7 +253,27 @@ class RapidOcrEngine:
         if region is None:
             boxes = self._read_quads(_bgr(image) if turn == 180 else arr, quads, known)
             return OcrPage(image.width, image.height, boxes, time.perf_counter() - start, self.name, turn)
-        image, region, arr, quads, known, flip = self._fine_region(image, region, orient and not turn)
+        return self._read_region(image, region, self._region_lines(image, region), orient and not turn, turn, start)
+
+    def _region_lines(self, image: Image.Image, region: tuple[int, int, int, int]) -> list[Any]:
+        """The lines of a small text region of the page, detected at up to FINE_SIDE px (region pixels)."""
+        det: Any = self._coarse_engine("_fine", FINE_SIDE)(
+            _bgr(image.crop(region)), use_det=True, use_cls=False, use_rec=False
+        )
+        return list(det.boxes) if getattr(det, "boxes", None) is not None else []
+
+    def _read_region(
+        self,
+        image: Image.Image,
+        region: tuple[int, int, int, int],
+        quads: list[Any],
+        orient: bool,
+        turn: int,
+        start: float,
+    ) -> OcrPage:
+        """A small text region read from its lines (``quads``: region pixels), turned half round first when
+        ``orient`` and its lines read better so; the boxes on the page as turned (``turn`` already made)."""
+        image, region, arr, quads, known, flip = self._fine_region(image, region, quads, orient)
         x0, y0 = region[0], region[1]
         boxes = tuple(
             OcrBox(b.text, b.score, (b.bbox[0] + x0, b.bbox[1] + y0, b.bbox[2] + x0, b.bbox[3] + y0))
@@ -223,15 +291,13 @@ class RapidOcrEngine:
         return quads, _text_region([_bbox(q) for q in quads], size)
 
     def _fine_region(
-        self, image: Image.Image, region: tuple[int, int, int, int], orient: bool
+        self, image: Image.Image, region: tuple[int, int, int, int], quads: list[Any], orient: bool
     ) -> tuple[Image.Image, tuple[int, int, int, int], np.ndarray, list[Any], dict[int, tuple[str, float]], int]:
-        """The lines of a small text region, detected at up to FINE_SIDE px.  With ``orient`` a few of them
-        are read first (kept when the region stands upright), so a card copy fed upside down is turned here
-        rather than read twice; returns the page, the region, its pixels and its lines as the page is to be
-        read, the readings already made and the turn made (0 or 180)."""
+        """A small text region and its lines (``_region_lines``).  With ``orient`` a few of them are read first
+        (kept when the region stands upright), so a card copy fed upside down is turned here rather than read
+        twice; returns the page, the region, its pixels and its lines as the page is to be read, the readings
+        already made and the turn made (0 or 180)."""
         arr = _bgr(image.crop(region))
-        det: Any = self._coarse_engine("_fine", FINE_SIDE)(arr, use_det=True, use_cls=False, use_rec=False)
-        quads = list(det.boxes) if getattr(det, "boxes", None) is not None else []
         flip, known = self._turn(arr, quads, False) if orient and quads else (0, {})
         if flip not in (0, 180):  # the page's shape was judged on the coarse lines: only a half turn here
             flip, known = 0, {}
