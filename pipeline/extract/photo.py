@@ -288,9 +288,11 @@ def _two_apart(
 ) -> list[tuple[float, float]] | None:
     """The strongest line and the strongest after it lying ``apart`` from it at the frame's centre (the same
     edge's nearby lines are skipped), or None."""
+    if not lines:
+        return None
+    first = lines[0]
+    across = _offset(first, centre)
     for line in lines[1:]:
-        first = lines[0]
-        across = _offset(first, centre)
         other = _offset(line, centre) * (1 if math.cos(first[1] - line[1]) >= 0 else -1)
         if abs(across - other) > apart:
             return [first, line]

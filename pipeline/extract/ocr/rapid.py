@@ -218,7 +218,9 @@ class RapidOcrEngine:
         same readings.  When the text stands in a small part of the page (an ID card copied onto A4, whose
         pale printed labels fade on the reduced copy), only that part is read — with the detector at up to
         FINE_SIDE px, a small region, so little work — and the lines of the reduced copy are never
-        recognised.
+        recognised.  That part is found from the pixels first (``_ink_region``), and by the reduced copy's
+        detection only when the pixels show no small part, or its lines lie on their side or run into its
+        edge.
 
         With ``orient``, a few short lines are read first: when they read well upright the page is read on
         (their readings kept); otherwise the lines' shape (tall: the page lies on its side) and the same
