@@ -97,6 +97,24 @@ def test_cells_hold_their_lines_in_reading_order_and_find_neighbours_across_merg
     assert right_of(page.cells, right) is None
 
 
+def test_a_line_cut_in_two_rows_and_read_twice_is_one_line_of_its_cell() -> None:
+    """A bold 证件号码 taller than the page's lines (a 150-dpi copy photographed, seed 36363): the line
+    finder cut it into two rows and each row's crop read as the whole word — 证件号码证件号码 matched no
+    label, and the handler's ID number beside it was lost.  Two lines of one text in overlapping boxes of
+    one width are one line; the same text in a line of its own below stays."""
+    boxes = [(190.0, 910.0, 380.0, 975.0), (380.0, 910.0, 1390.0, 975.0), (190.0, 980.0, 380.0, 1100.0)]
+    items = [
+        _item("证件号码", 203, 920, 355, 947),
+        _item("证件号码", 208, 940, 357, 965),
+        _item("330108198201100534", 396, 925, 728, 961),
+        _item("有限公司", 200, 990, 300, 1020),
+        _item("有限公司", 200, 1030, 300, 1060),  # a line of its own: no overlap
+    ]
+    label, value, stacked = build_page(1, boxes, items).cells
+    assert label.text == "证件号码" and value.text == "330108198201100534"
+    assert stacked.text == "有限公司有限公司"
+
+
 def test_reading_order_puts_a_line_before_the_one_below_it_whatever_the_x() -> None:
     lines = reading_order([_item("b", 50, 30, 80, 50), _item("a2", 40, 2, 60, 22), _item("a1", 0, 0, 30, 20)])
     assert [it.text for it in lines] == ["a1", "a2", "b"]

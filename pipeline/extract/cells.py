@@ -87,8 +87,28 @@ def build_page(page: int, boxes: list[BBox], items: list[TextItem]) -> PageCells
             outside.append(it)
         else:
             members[home].append(it)
-    cells = tuple(Cell(page, box, tuple(reading_order(m))) for box, m in zip(boxes, members, strict=True))
+    cells = tuple(Cell(page, box, _once(reading_order(m))) for box, m in zip(boxes, members, strict=True))
     return PageCells(page, cells, tuple(outside))
+
+
+def _once(lines: list[TextItem]) -> tuple[TextItem, ...]:
+    """A cell's lines with a line read twice kept once: the same text in two boxes that overlap and share
+    most of their width is one line the line finder cut in two rows, each row's crop read as the whole word
+    (a bold 证件号码 taller than the page's lines, photographed: 证件号码证件号码 matched no label and the
+    handler's ID number was lost)."""
+    out: list[TextItem] = []
+    for it in lines:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and it.text == last.text
+            and _overlap(last.bbox[1], last.bbox[3], it.bbox[1], it.bbox[3]) > 0
+            and _overlap(last.bbox[0], last.bbox[2], it.bbox[0], it.bbox[2])
+            >= 0.8 * min(last.bbox[2] - last.bbox[0], it.bbox[2] - it.bbox[0])
+        ):
+            continue
+        out.append(it)
+    return tuple(out)
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
