@@ -501,6 +501,27 @@ def _read_rows(items: list[TextItem], kind: str) -> dict[str, Field]:
     return extract_labeled(items, ATTACHMENTS.by_kind[kind], OTHER_LABELS, f"{kind}.jpg")
 
 
+def test_an_id_copy_s_name_takes_no_line_below_when_the_next_label_is_unread() -> None:
+    """An ID copy at 150 dpi whose pale 性别 label the detector missed (seed 48484, untuned): 女, left-aligned
+    under the name, was taken for the name's wrapped line — 苏然东女 at 0.99999, against the form's 苏然东.
+    A person's name fits its line; other values still wrap (a long company name on a licence)."""
+    rows = [
+        _row_item("姓名", (516, 343, 600, 382)),
+        _row_item("苏然东", (600, 343, 696, 384)),
+        _row_item("女", (599, 400, 655, 437)),
+        _row_item("民族畲", (692, 402, 810, 440)),
+        _row_item("公民身份号码", (516, 700, 700, 740)),
+        _row_item("320106199107010305", (720, 700, 1100, 740)),
+    ]
+    assert _read_rows(rows, "id_card")["id_card.name"].value == "苏然东"
+    licence = [
+        _row_item("名称", (174, 300, 260, 340)),
+        _row_item("厦门市海辰数据服务", (420, 300, 800, 340)),
+        _row_item("有限公司", (420, 350, 580, 390)),
+    ]
+    assert _read_rows(licence, "business_license")["license.name"].value == "厦门市海辰数据服务有限公司"
+
+
 def test_attachment_rows_a_whole_other_label_is_no_value_and_a_left_column_label_ends_no_right_value() -> None:
     from pipeline.extract.forms import clean_value
 

@@ -303,7 +303,9 @@ def _labeled_value(
     with_bbox: bool,
 ) -> Field | None:
     """The text to the right of the label on its row (and the lines it wraps onto)."""
-    value_items = _value_items(hit, items, label_items, label_ids)
+    # a person's name fits its line: the line below an ID card's 姓名 is 性别's, and with that pale label
+    # unread its value joined the name (苏然东女, seed 48484, untuned)
+    value_items = _value_items(hit, items, label_items, label_ids, wraps=spec.shape != "person")
     parts = ([hit.rest] if hit.rest else []) + [it.text for it in value_items]
     boxes = ([hit.rest_box] if hit.rest_box else []) + [it.bbox for it in value_items]
     scores = ([hit.item.score] if hit.rest else []) + [it.score for it in value_items]
@@ -407,7 +409,7 @@ def _value_region(hit: LabelHit, label_items: list[TextItem]) -> BBox:
 
 
 def _value_items(
-    hit: LabelHit, items: list[TextItem], label_items: list[TextItem], label_ids: set[int]
+    hit: LabelHit, items: list[TextItem], label_items: list[TextItem], label_ids: set[int], wraps: bool = True
 ) -> list[TextItem]:
     lb = hit.label_box
     right_edge = hit.rest_box[2] if hit.rest_box else lb[2]
@@ -443,7 +445,7 @@ def _value_items(
     if not kept and hit.rest and hit.rest_box:
         first = [TextItem(hit.rest, hit.rest_box, hit.item.score, hit.item.page)]
     left = hit.rest_box[0] if hit.rest_box else right_edge
-    wrapped = _wrapped_lines(first, items, label_items, label_ids, left, cut, lb[0])
+    wrapped = _wrapped_lines(first, items, label_items, label_ids, left, cut, lb[0]) if wraps else []
     return _reading_order(kept + wrapped)
 
 
