@@ -526,19 +526,27 @@ def _names_read_again(
         name, number = fields.get(person), fields.get(person.replace("_name", "_id_number"))
         if name is None or number is None:
             continue
-        for key in [k for k in fields if re.fullmatch(r"id_card\.\d+\.number", k)]:
-            copy = fields.get(key.replace(".number", ".name"))
-            if fields[key].value.upper() != number.value.upper() or copy is None:
-                continue
+        for key in _copies_printing(fields, number):
+            copy = fields[key]
             if copy.value == name.value or copy.confidence >= threshold or copy.evidence is None:
                 continue
             doc = next((d for d in docs if d.name == copy.evidence.document), None)
             if doc is None:
                 continue
             image = doc.page_images.get(copy.evidence.page)
-            fields[key.replace(".number", ".name")] = name_read_again(
-                copy, name.value, doc.items, image, engine_factory()
-            )
+            fields[key] = name_read_again(copy, name.value, doc.items, image, engine_factory())
+
+
+def _copies_printing(fields: dict[str, Field], number: Field, least: float = 0.0) -> list[str]:
+    """The name keys (``id_card.N.name``) of the ID copies whose number, read at ``least`` or better, is
+    ``number``'s."""
+    out = []
+    for key in (k for k in fields if re.fullmatch(r"id_card\.\d+\.number", k)):
+        name = key.replace(".number", ".name")
+        copy = fields[key]
+        if name in fields and copy.confidence >= least and copy.value.upper() == number.value.upper():
+            out.append(name)
+    return out
 
 
 def _marks(part: Part, signers: set[str]) -> dict[str, Field]:
@@ -735,12 +743,7 @@ def _linked_copies(fields: dict[str, Field], person: str) -> list[Field]:
     number = fields.get(person.replace("_name", "_id_number")) if person.endswith("_name") else None
     if number is None or number.confidence < WITNESS_CONFIDENCE:
         return []
-    out = []
-    for key in (k for k in fields if re.fullmatch(r"id_card\.\d+\.number", k)):
-        copy, name = fields[key], fields.get(key.replace(".number", ".name"))
-        if name is not None and copy.confidence >= WITNESS_CONFIDENCE and copy.value.upper() == number.value.upper():
-            out.append(name)
-    return out
+    return [fields[key] for key in _copies_printing(fields, number, WITNESS_CONFIDENCE)]
 
 
 def confirmed_repairs(findings: list[Finding], confirmed: dict[str, Field]) -> list[Finding]:

@@ -252,20 +252,21 @@ def signed_name(items: list[TextItem], page: int) -> str | None:
     at = SIGN_LABEL.search(label.text)
     if at is None:
         return None
+    own = _name(label.text[at.end() :])
+    if own:
+        return own
     _x0, y0, x1, y1 = label.bbox
     h = y1 - y0
-    after = [label.text[at.end() :]]
-    if not _name(after[0]):
-        beside = [
-            it
-            for it in items
-            if it.page == page
-            and it is not label
-            and y0 <= (it.bbox[1] + it.bbox[3]) / 2 <= y1
-            and x1 - h <= it.bbox[0] <= x1 + 12 * h
-        ]
-        after = [it.text for it in sorted(beside, key=lambda it: it.bbox[0])[:1]]
-    return next((name for text in after if (name := _name(text))), None)
+    beside = [
+        it
+        for it in items
+        if it.page == page
+        and it is not label
+        and y0 <= (it.bbox[1] + it.bbox[3]) / 2 <= y1
+        and x1 - h <= it.bbox[0] <= x1 + 12 * h
+    ]
+    first = min(beside, key=lambda it: it.bbox[0], default=None)
+    return _name(first.text) if first is not None else None
 
 
 def _name(text: str) -> str | None:

@@ -321,11 +321,9 @@ class RapidOcrEngine:
         a page on its side is turned here, and one upside down is left to the finer detection's own lines
         (``_fine_region``)."""
         sides = [_bbox(q) for q in quads]
-        tall = sum(b[3] - b[1] for b in sides if b[3] - b[1] > 1.5 * (b[2] - b[0]))
-        wide = sum(b[2] - b[0] for b in sides if b[3] - b[1] <= 1.5 * (b[2] - b[0]))
         # a tall line's crop comes out turned a quarter counter-clockwise (RapidOCR's crop), as the page
         # turned by 90° would show it
-        as_cropped = 90 if tall > wide else 0
+        as_cropped = 90 if _on_its_side(quads) else 0
         if as_cropped == 0 and region:
             return 0, {}
 
