@@ -431,6 +431,32 @@ def test_short_lines_are_not_padded_to_seven_characters(monkeypatch: pytest.Monk
     assert fed < 0.8 * padded, (fed, padded)
 
 
+@pytest.mark.slow
+def test_a_line_reads_the_same_whatever_it_is_read_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batched, every line was padded to the widest of its batch: the padding cost the model's time and moved
+    a line's reading with its neighbours (a form's 签字：周然明 read ``:`` in one batch, ``：`` alone).  Each
+    line of the licence copy is one model run of its own width, and reads alike alone and among the others."""
+    from pipeline.extract import images
+    from pipeline.extract.ocr.rapid import LINE_MIN_WIDTH, _bgr, _crop
+
+    engine = get_engine("rapidocr")
+    page = images.prepare(images.load_pages((SAMPLES / "xiamen-new-scan" / "营业执照.jpg").read_bytes())[0]).image
+    arr = _bgr(page)
+    quads, _region = engine._coarse_lines(arr, page.size)  # type: ignore[attr-defined]
+    crops = [c for c in (_crop(arr, q) for q in quads) if c.size]
+    assert len(crops) >= 10
+    lines = engine._line_recogniser()  # type: ignore[attr-defined]
+    spy = _InputWidths(lines.session)
+    monkeypatch.setattr(lines, "session", spy)
+    together = engine._recognise(crops)  # type: ignore[attr-defined]
+    assert len(spy.shapes) == len(crops) and all(shape[0] == 1 for shape in spy.shapes)
+    own = sorted(int(48 * max(LINE_MIN_WIDTH / 48, c.shape[1] / c.shape[0])) for c in crops)
+    assert sorted(shape[3] for shape in spy.shapes) == own  # no line padded past its own width
+    for crop, text, score in zip(crops, together.txts, together.scores, strict=True):
+        alone = engine._recognise([crop])  # type: ignore[attr-defined]
+        assert (alone.txts[0], alone.scores[0]) == (text, score)
+
+
 def test_a_300_dpi_page_is_reduced_to_the_ocr_size_keeping_its_mode_and_its_rules() -> None:
     from pipeline.extract.images import OCR_LONG_SIDE, scale_for_ocr
 
