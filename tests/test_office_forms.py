@@ -501,6 +501,54 @@ def _read_rows(items: list[TextItem], kind: str) -> dict[str, Field]:
     return extract_labeled(items, ATTACHMENTS.by_kind[kind], OTHER_LABELS, f"{kind}.jpg")
 
 
+def test_a_paper_vat_invoice_s_buyer_block_is_read_in_its_rows() -> None:
+    """A paper 增值税发票 (a layout the office renderer never draws): 购买方 printed down a narrow column,
+    名　　称： spread out, its last character read in one box with the value, and the block's rows
+    纳税人识别号 and 地址、电话 under the name's column.  The buyer is the name alone."""
+    rows = [
+        _row_item("购买方", (102, 261, 162, 439)),  # printed down: heads the block, no value of its own
+        _row_item("名", (192, 266, 239, 312)),
+        _row_item("称：福建中科跨境电子商务（集团）有限公司", (319, 263, 1069, 312)),
+        _row_item("纳税人识别号：", (189, 332, 438, 382)),
+        _row_item("913502114137567469", (424, 335, 801, 377)),
+        _row_item("地址、电话：厦门市翔安区嘉禾路181号 0592-5551234", (192, 384, 1152, 434)),
+        _row_item("价税合计（大写）", (119, 1181, 381, 1238)),
+        _row_item("(小写)¥52500.00", (1510, 1184, 1832, 1233)),
+    ]
+    got = _read_rows(rows, "invoice")
+    assert got["invoice.buyer"].value == "福建中科跨境电子商务（集团）有限公司"
+    box = got["invoice.buyer"].evidence.bbox
+    assert box is not None and 319 < box[0] < 400 and box[3] == 312  # the name's part of the box, one row
+    assert got["invoice.amount"].value == "52500.00"
+    # a 全电 invoice: buyer and seller blocks side by side, both 名称 on one row — the left one is the buyer's
+    # even when the seller's box stands a pixel higher
+    side = [
+        _row_item("名称：", (130, 330, 230, 372)),
+        _row_item("福建海辰电子有限公司", (240, 326, 640, 372)),
+        _row_item("名称：", (1200, 329, 1300, 371)),
+        _row_item("北京数字认证股份有限公司", (1310, 325, 1800, 371)),
+    ]
+    assert _read_rows(side, "invoice")["invoice.buyer"].value == "福建海辰电子有限公司"
+
+
+PAPER_VAT_INVOICES = {  # tops of paper 增值税发票 copies drawn outside the office renderer (three seeds)
+    "invoice-vat-spread-name-label-with-value-200dpi.jpg": "厦门建发国际贸易股份有限公司",
+    "invoice-vat-buyer-printed-down-joined-200dpi.jpg": "福建中科跨境电子商务（集团）有限公司",
+    "invoice-vat-value-column-aligned-200dpi.jpg": "福建海辰电子有限公司",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_VAT_INVOICES))
+def test_a_paper_vat_invoice_copy_names_its_buyer(name: str) -> None:
+    """Read by real OCR: the buyer was missing (名 | 称：厦门… never made the label 名称), three rows long
+    (the detector joined 购买方, printed down, with 名 and 称… into 购买方名称, a label whose row band took in
+    the rows under it), or ran into the taxpayer number and address under it (a value column nothing ended)."""
+    data = (REPO_ROOT / "tests" / "data" / name).read_bytes()
+    _p, result, docs = extract_case([("scan0004.jpg", name, data)], PROFILES, "xiamen-eport", get_engine, ATTACHMENTS)
+    assert docs[0].kind == DocKind.INVOICE
+    assert result.fields["invoice.buyer"].value == PAPER_VAT_INVOICES[name]
+
+
 def test_an_id_copy_s_name_takes_no_line_below_when_the_next_label_is_unread() -> None:
     """An ID copy at 150 dpi whose pale 性别 label the detector missed (seed 48484, untuned): 女, left-aligned
     under the name, was taken for the name's wrapped line — 苏然东女 at 0.99999, against the form's 苏然东.

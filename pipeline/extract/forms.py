@@ -91,13 +91,16 @@ def _match_label(item: TextItem, aliases: tuple[str, ...]) -> LabelHit | None:
 
 
 SPACED_GAP = 4.0  # line heights between the characters of a label spread out to its column's width
+SPACED_HEIGHTS = 1.6  # the most two pieces of a spread label differ in height (boxes of one line of print)
 
 
 def _spaced_labels(items: list[TextItem], aliases: tuple[str, ...]) -> list[TextItem]:
     """Labels printed with their characters spread out (营业执照: 名　　称, 住　　所; ID cards: 姓　名) come
     back from the detector as one box per character when the gaps are wide — a black-and-white copy cuts
     the faint strokes that otherwise bridge them.  Boxes on one row, left to right, whose texts together
-    are a label are joined into one item; anything else is left as read."""
+    are a label are joined into one item; anything else is left as read.  The last piece may carry the
+    value with it (an invoice's 名　　称：厦门… read 名 | 称：厦门…): that box is split into the label's end and
+    the value (``_label_end``)."""
     labels = {norm_label(a) for a in aliases} - {""}
     prefixes = {a[:i] for a in labels for i in range(1, len(a))}
     out = list(items)
@@ -106,6 +109,7 @@ def _spaced_labels(items: list[TextItem], aliases: tuple[str, ...]) -> list[Text
         if start not in out or text not in prefixes:
             continue
         run = [start]
+        split: tuple[TextItem, TextItem, TextItem] | None = None  # (box split, label's end, value)
         while text in prefixes:
             last = run[-1]
             nxt = [
@@ -117,18 +121,51 @@ def _spaced_labels(items: list[TextItem], aliases: tuple[str, ...]) -> list[Text
                 # the next box starts right of this one's middle: the detector's boxes of two characters
                 # close together may overlap (名 169–249, 称 239–343 on a stacked licence of seed 67890)
                 and (last.bbox[0] + last.bbox[2]) / 2 < it.bbox[0] <= last.bbox[2] + SPACED_GAP * _h(last.bbox)
+                # characters of one size: a word printed down its column (an invoice's 购买方) is no piece
+                and _h(it.bbox) < SPACED_HEIGHTS * _h(last.bbox)
+                and _h(last.bbox) < SPACED_HEIGHTS * _h(it.bbox)
             ]
             if not nxt:
                 break
             step = min(nxt, key=lambda it: it.bbox[0])
+            ends = _label_end(text, step, labels)
+            if ends is not None:
+                split = (step, *ends)
+                run.append(ends[0])
+                text += norm_label(ends[0].text)
+                break
             run.append(step)
             text += norm_label(step.text)
         if len(run) > 1 and text in labels:
             joined = TextItem(
                 "".join(it.text for it in run), union([it.bbox for it in run]), min(it.score for it in run), start.page
             )
-            out = [joined if it is start else it for it in out if it is start or all(it is not r for r in run)]
+            gone = [*run, *(split[:1] if split else ())]
+            out = [joined if it is start else it for it in out if it is start or all(it is not g for g in gone)]
+            out.extend(split[2:] if split else ())
     return out
+
+
+def _label_end(head: str, step: TextItem, labels: set[str]) -> tuple[TextItem, TextItem] | None:
+    """The rest of a label begun by ``head`` and its value read as one box (``step``): that box's label part and
+    its value part, split in proportion to their characters; None when ``step`` is no such box."""
+    tail = norm_label(step.text)
+    for label in sorted(labels, key=len, reverse=True):
+        end = label[len(head) :]
+        if not label.startswith(head) or not end or not tail.startswith(end) or len(tail) == len(end):
+            continue
+        raw = unicodedata.normalize("NFKC", step.text).strip()
+        idx = _raw_index_after(raw, end)
+        value = raw[idx:].lstrip(" :：")
+        if not value:
+            return None
+        x0, y0, x1, y1 = step.bbox
+        cut = x0 + (x1 - x0) * idx / max(len(raw), 1)
+        return (
+            TextItem(raw[:idx], (x0, y0, cut, y1), step.score, step.page),
+            TextItem(value, (cut, y0, x1, y1), step.score, step.page),
+        )
+    return None
 
 
 def _raw_index_after(raw: str, label_norm: str) -> int:
@@ -239,6 +276,7 @@ def extract_labeled(
         candidates = [h for h in (_match_label(it, spec.labels) for it in items) if h is not None]
         # a text that is another label as a whole (购买方信息) is not a shorter label (购买方) with a value
         candidates = [h for h in candidates if not (h.rest and norm_label(h.item.text) in whole_labels)]
+        candidates = [h for h in candidates if not _printed_down(h)]
         anchor_key = spec.row_of or spec.below
         if anchor_key:
             anchors = hits.get(anchor_key)
@@ -258,8 +296,7 @@ def extract_labeled(
                 candidates.sort(key=lambda h: (abs(h.label_box[0] - anchor.label_box[0]) > 4 * h0, _cy(h.label_box)))
                 candidates = candidates[:1]
         else:
-            # exact label boxes first (a merged "label+value" box only when nothing better exists), topmost first
-            candidates.sort(key=lambda h: (h.rest != "", _cy(h.label_box)))
+            candidates = _in_reading_order(candidates)
         if candidates:
             hits[spec.key] = candidates
 
@@ -284,13 +321,37 @@ def extract_labeled(
                 missing[key] = (cands[0].item.page, _value_region(cands[0], label_items))
             continue
         fields[key] = found
-    # ``key~variant``: another way the same field is printed, used when the main label gave nothing usable
-    for key in [k for k in fields if "~" in k]:
+    # ``key~variant``: another way the same field is printed, used when the main label gave nothing usable; of
+    # several, the first the specs list that gave a value
+    for key in [f.key for f in specs if "~" in f.key and f.key in fields]:
         main = key.split("~", 1)[0]
         alt = fields.pop(key)
         if main not in fields or not shape_ok(by_key[key].shape, fields[main].value) or len(fields[main].value) < 4:
             fields[main] = alt
     return fields
+
+
+def _printed_down(hit: LabelHit) -> bool:
+    """A label printed top to bottom (a paper 增值税发票's 购买方 in its narrow column): it heads a block of
+    rows, the text right of it is several values, none its own."""
+    x0, y0, x1, y1 = hit.label_box
+    return not hit.rest and len(norm_label(hit.item.text)) >= 2 and (y1 - y0) > 1.5 * (x1 - x0)
+
+
+def _in_reading_order(hits: list[LabelHit]) -> list[LabelHit]:
+    """Exact label boxes first (a merged "label+value" box only when nothing better exists), each kind top row
+    first and left first within a row: two labels on one row (an invoice's buyer and seller blocks side by
+    side) are told apart by their order, not by a pixel of their heights."""
+    out: list[LabelHit] = []
+    for merged in (False, True):
+        rows: list[list[LabelHit]] = []
+        for hit in sorted((h for h in hits if (h.rest != "") == merged), key=lambda h: _cy(h.label_box)):
+            if rows and same_row(rows[-1][0].label_box, hit.label_box):
+                rows[-1].append(hit)
+            else:
+                rows.append([hit])
+        out += [h for row in rows for h in sorted(row, key=lambda h: h.label_box[0])]
+    return out
 
 
 def _labeled_value(
