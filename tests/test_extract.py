@@ -407,7 +407,7 @@ class _InputWidths:
 def test_short_lines_are_not_padded_to_seven_characters(monkeypatch: pytest.MonkeyPatch) -> None:
     """RapidOCR pads every batch of lines to at least 320 px, seven characters, so a two-character label cost
     the recogniser what a seven-character line does — and most of an attachment's lines are short (110 of 160
-    on a case of seed 10101).  The line recogniser pads a batch only to its widest line: the licence copy's
+    on a case of seed 10101).  The line recogniser pads a line only to its own width: the licence copy's
     fields read as before from under four fifths of the input (measured: about two thirds), by the model
     session the full-page read uses (~190 MB each)."""
     from pipeline.extract.ocr.rapid import LINE_MIN_WIDTH

@@ -103,11 +103,10 @@ class PageRead:
     ruled: gridlines.RuledPage | None
 
 
-LINE_SAMPLE = 18  # lines of a ruled page read first, spread over the page: three of the recogniser's batches
+LINE_SAMPLE = 18  # lines of a ruled page read first, spread over the page
 # a line at most this many times as wide as it is tall (seven characters) is short: a form's labels and most of
-# its values.  The sample is drawn from such lines; batched with its own kind, a line is padded little (a
-# sample of any lines cost ~15 % more when every batch was padded to seven characters: its long lines padded
-# the short ones batched with them)
+# its values.  The sample is drawn from such lines: cheap to read, and enough of them to tell an upright form (when
+# lines were batched, a sample of any lines cost ~15 % more: its long lines padded the short ones batched with them)
 SHORT_LINE = 320 / 48
 # a sample reading worse than this is not worth reading on: upside-down forms read 0.56–0.77, and a page whose
 # "lines" are the speckle of a photocopied fold (an invoice copy of seed 96969: 332 boxes, 44 read) reads few

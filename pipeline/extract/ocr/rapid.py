@@ -25,7 +25,7 @@ COARSE_SIDE = 960
 # 1600 (no reduction), 1200, 1000 and 800 read every field, 640 lost one name; 1000 costs about 0.15 s less
 # per ID page than 1600
 FINE_SIDE = 1000
-# the narrowest input (px, at the recogniser's 48 px height) a batch of lines is padded to.  RapidOCR pads
+# the narrowest input (px, at the recogniser's 48 px height) a line is padded to.  RapidOCR pads
 # every batch to 320 px, seven characters, so a two-character label cost what a seven-character line does;
 # most lines of attachments and forms are short (2452 of 3458 on seed 67676's scans).  Padded to 64 px, the
 # recogniser took 51 s instead of 77 s on those lines, the 710 fields read the same (709 right either way), 4 % of
@@ -355,7 +355,7 @@ class RapidOcrEngine:
     def _read_quads(
         self, arr: np.ndarray, quads: list[Any], known: dict[int, tuple[str, float]] | None = None
     ) -> tuple[OcrBox, ...]:
-        """Recognise the lines under detected quadrilaterals: one batched recogniser call (lines already
+        """Recognise the lines under detected quadrilaterals: one recogniser call (lines already
         read are not read again), the lines that read empty or below TEXT_SCORE dropped as RapidOCR's full
         pipeline drops them."""
         readings = dict(known or {})
@@ -384,7 +384,7 @@ class RapidOcrEngine:
         return self._lines
 
     def _recognise(self, crops: list[np.ndarray]) -> Any:
-        """Line crops read by the line recogniser, in one call (RapidOCR batches them by width)."""
+        """Line crops read by the line recogniser, in one call (LINE_BATCH lines a model run)."""
         from rapidocr.ch_ppocr_rec import TextRecInput
 
         return self._line_recogniser()(TextRecInput(img=crops))
@@ -398,7 +398,7 @@ class RapidOcrEngine:
         return getattr(self, attr)
 
     def recognize_lines(self, image: Image.Image, lines: list[BBox]) -> OcrPage:
-        """Recognise given text-line boxes only (the detector is not run): one batched recogniser call."""
+        """Recognise given text-line boxes only (the detector is not run): one recogniser call."""
         arr = np.asarray(image.convert("RGB"))[:, :, ::-1]
         start = time.perf_counter()
         crops = [np.ascontiguousarray(arr[int(y0) : int(y1), int(x0) : int(x1)]) for x0, y0, x1, y1 in lines]
