@@ -1386,6 +1386,33 @@ def test_a_thin_pale_scribble_on_a_150_dpi_scan_is_a_sure_signature() -> None:
     assert fields["signature_present"].value == "是" and fields["signature_present"].confidence >= 0.95
 
 
+PALE_SCRIBBLE_RED_SEAL = REPO_ROOT / "tests" / "data" / "signature-pale-scribble-across-red-seal-150dpi.png"
+
+
+def test_a_pale_scribble_across_a_red_seal_on_white_paper_is_a_sure_signature() -> None:
+    """A 厦门 form at 150 dpi (e2e seed 35335, untuned): a thin pen zigzag across the red seal greys to 165–185
+    on paper of 249, broken under the fixed stroke level 180 — 否 at 0.86, a clean case to review
+    (SIGNATURE_MISSING).  On white paper a stroke's pixel is one 45 levels under the paper (at most 205).  The
+    same seal with the pen's pixels painted out is still no signature."""
+    import numpy as np
+
+    from pipeline.extract.marks import red_mask, seal_field, signature_field
+
+    page = Image.open(PALE_SCRIBBLE_RED_SEAL).convert("RGB")
+    label = TextItem("签字：", (27, 186, 97, 219), 0.99, 1)  # where the form's line reader finds the label
+    seal = seal_field(page, "scan.jpg", 1)
+    assert seal.value == "是"
+    signed = signature_field(page, [label], "scan.jpg", 1, seal.evidence.bbox)
+    assert signed is not None and signed.value == "是" and signed.confidence >= 0.95
+    arr = np.asarray(page).copy()
+    pen = (np.asarray(page.convert("L")) < 235) & ~red_mask(page)
+    pen[:, :97] = False  # the label stays
+    arr[pen] = (249, 249, 249)
+    blank = Image.fromarray(arr)
+    unsigned = signature_field(blank, [label], "scan.jpg", 1, seal_field(blank, "scan.jpg", 1).evidence.bbox)
+    assert unsigned is not None and unsigned.value == "否"
+
+
 def test_a_grey_seal_stamped_across_the_signature_line_is_no_signature() -> None:
     """A 厦门 form nobody signed, scanned in grey at 150 dpi: the seal's rim crosses the area after 签字 and
     was taken for ink (是 at 0.96: an unsigned form would be issued).  The seal is found as a round shape, and

@@ -139,14 +139,20 @@ SIGNATURE_INK = 140  # grey level below which a pixel is pen ink (a thin or blue
 
 STROKE_CONFIDENCE = 0.95
 STROKE_INK = 180  # a stroke is followed through its paler parts: a thin pen line greys where it thins
+# on white paper a stroke's pixel may be paler: this much under the paper's level, up to this grey (a speckled
+# or grey copy keeps STROKE_INK)
+STROKE_CONTRAST, STROKE_INK_MOST = 45, 205
 
 
 def _strokes(grey: np.ndarray, seal: np.ndarray, line_h: float) -> list[tuple[int, int, int, int, float]]:
     """The connected written strokes in the area (its grey levels, the seal's pixels in it) at least two line
     heights wide and half a line high (a scribbled signature), each as x, y, width, height and its flatness:
     the most ink one pixel row holds over the stroke's width.  A printed underline is flat or too low; photocopy
-    speckle and dust are small and apart; the separate characters of a written date stay apart."""
-    ink = ((grey < STROKE_INK) & ~seal).astype(np.uint8)
+    speckle and dust are small and apart; the separate characters of a written date stay apart.  A pixel is
+    the pen's below STROKE_INK, or on white paper below the paper less STROKE_CONTRAST (at most
+    STROKE_INK_MOST): a thin pale pen line of a 150-dpi copy greys to 165–185 on paper of 249."""
+    level = max(STROKE_INK, min(STROKE_INK_MOST, _median(grey) - STROKE_CONTRAST))
+    ink = ((grey < level) & ~seal).astype(np.uint8)
     joined = cv2.dilate(ink, np.ones((3, 3), np.uint8))  # a thin line breaks at places
     n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     found = []
