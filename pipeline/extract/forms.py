@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pipeline.models import BBox, Evidence, Field
 from pipeline.profiles import FieldSpec, OfficeProfile
 
+CJK = "\u4e00-\u9fff"  # the unified ideographs, as a character class range
 _PUNCT = re.compile(r"[\s:：/／、,，.。;；()（）\[\]【】<>《》\"'“”‘’_\-—]+")
 
 
@@ -197,8 +198,10 @@ def clean_value(shape: str, text: str) -> str:
         return re.sub(r"\s", "", t).upper()
     if shape == "name":  # registered Chinese names use full-width brackets: （集团）, （厦门）
         return re.sub(r"\s", "", t).replace("(", "（").replace(")", "）")
-    if shape == "person":  # a name is letters (and the · of minority names): a box or mark read beside it goes
-        return re.sub(r"^[^\w·]+|[^\w·]+$", "", re.sub(r"\s", "", t))
+    if shape == "person":  # a name is letters (and the · of minority names): a box or mark read beside it goes,
+        # and so does a Latin letter or two glued to a Chinese name (an ID copy's 高丽 read i高丽: a mark's stroke)
+        name = re.sub(r"^[^\w·]+|[^\w·]+$", "", re.sub(r"\s", "", t))
+        return re.sub(rf"^[A-Za-z]{{1,2}}(?=[{CJK}]{{2}})|(?<=[{CJK}]{{2}})[A-Za-z]{{1,2}}$", "", name)
     if shape == "id_type":
         return re.sub(r"\s", "", t)
     if shape == "amount":
