@@ -33,7 +33,7 @@ from pipeline.extract.forms import (
 )
 from pipeline.extract.marks import SIGNED_NAME_CONFIDENCE, seal_field, signature_field, signed_name
 from pipeline.extract.ocr import LineRecognizer, OcrEngine, OcrPage, coarse, reads_lines
-from pipeline.extract.photo import prepare_photo
+from pipeline.extract.photo import flat_page
 from pipeline.extract.repair import repair_fields
 from pipeline.extract.reread import email_read_twice, name_read_again
 from pipeline.extract.textlayer import TextLayerError, docx_items, pdf_items, xlsx_items
@@ -211,19 +211,13 @@ def _read_page(engine: OcrEngine, img: Image.Image) -> tuple[PageRead, float]:
     return best, seconds
 
 
-def _flat(img: Image.Image) -> Image.Image:
-    """A phone photo of a page becomes the flat page (perspective undone, light evened out); a scan stays."""
-    photo = prepare_photo(img)
-    return photo.image if photo is not None else img
-
-
 def _ocr_pages(
     engine_factory: EngineFactory,
     pages: list[tuple[int, Image.Image]],
     doc: ReadDocument,
     cache: OcrCache | None = None,
 ) -> None:
-    pages = [(number, _flat(img)) for number, img in pages]
+    pages = [(number, flat_page(img)) for number, img in pages]  # a photo's page flat; a scan as it is
     engine = engine_factory()
     key = f"{engine.name}/{OCR_CACHE_VERSION}"
     cached = {int(p["page"]): p for p in (cache.get(doc.sha256, key) or [])} if cache is not None else {}

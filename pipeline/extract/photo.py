@@ -32,6 +32,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from pipeline.extract.images import straighten
+
 SMALL_SIDE = 1000  # long side of the copy that detection runs on
 MIN_PHOTO_SIDE = 1000  # long side (and twice the short side) below which an image is no phone photo
 RING = 0.05  # depth of the outer ring looked at, as a fraction of the small copy's long side
@@ -470,8 +472,23 @@ def prepare_photo(img: Image.Image, target_long_side: int = 2339) -> PhotoResult
     (the caller then takes its usual path)."""
     start = time.perf_counter()
     small = _small(img)
+    return _prepared(img, small, target_long_side, start) if _looks_like_photo(small) else None
+
+
+def flat_page(img: Image.Image) -> Image.Image:
+    """The image as the OCR should see it: a photo's page flattened (``prepare_photo``); a photo whose page was
+    not found — its edges off the frame, or lost against a pale desk — turned so that its text runs level (the
+    rule-based deskew of a scan finds no rules tilted by 6°: a landscape invoice photographed large, read
+    tilted, took the title into the buyer's name); a scan as it is."""
+    start = time.perf_counter()
+    small = _small(img)
     if not _looks_like_photo(small):
-        return None
+        return img
+    found = _prepared(img, small, 2339, start)
+    return found.image if found is not None else flatten_light(straighten(img))
+
+
+def _prepared(img: Image.Image, small: _Small, target_long_side: int, start: float) -> PhotoResult | None:
     quad = _find_quad(small)
     if quad is None:
         return None
