@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from pipeline.extract.images import straighten
+from pipeline.extract.images import scale_for_ocr, straighten
 
 SMALL_SIDE = 1000  # long side of the copy that detection runs on
 MIN_PHOTO_SIDE = 1000  # long side (and twice the short side) below which an image is no phone photo
@@ -485,7 +485,8 @@ def flat_page(img: Image.Image) -> Image.Image:
     if not _looks_like_photo(small):
         return img
     found = _prepared(img, small, 2339, start)
-    return found.image if found is not None else flatten_light(straighten(img))
+    # reduced to the OCR's size first, as the scan path reduces it: 0.13 s instead of 0.5 s on a 12-MP frame
+    return found.image if found is not None else flatten_light(straighten(scale_for_ocr(img)))
 
 
 def _prepared(img: Image.Image, small: _Small, target_long_side: int, start: float) -> PhotoResult | None:
