@@ -19,7 +19,9 @@ search (gridlines.py) expect a flat page at about 200 dpi, so the page is found 
    their contrast.
 
 Detection runs on copies of at most 1000 px; only the warp touches the full frame.  Nothing here turns the
-page by 90 or 180 degrees: the caller already tries orientations by OCR quality.
+page by 90 or 180 degrees: the caller already tries orientations by OCR quality.  ``flat_page`` is what the
+extract stage calls: a photo whose page is not found (a corner off the frame, an edge lost against a pale desk)
+is turned so that its text runs level (``images.text_skew``) and its light flattened, not read as a tilted scan.
 """
 
 from __future__ import annotations
