@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pipeline.models import BBox, Evidence, Field
 from pipeline.profiles import FieldSpec, OfficeProfile
 
+T = TypeVar("T")
 CJK = "\u4e00-\u9fff"  # the unified ideographs, as a character class range
 _PUNCT = re.compile(r"[\s:：/／、,，.。;；()（）\[\]【】<>《》\"'“”‘’_\-—]+")
 
@@ -80,15 +83,20 @@ def _match_label(item: TextItem, aliases: tuple[str, ...]) -> LabelHit | None:
         if text == a:
             return LabelHit(item, item.bbox, "", None)
         if text.startswith(a) and len(text) > len(a):
-            # merged label+value: split the box proportionally to character counts
-            raw = unicodedata.normalize("NFKC", item.text).strip()
-            idx = _raw_index_after(raw, a)
-            rest = raw[idx:].lstrip(" :：")
-            frac = idx / max(len(raw), 1)
-            x0, y0, x1, y1 = item.bbox
-            cut = x0 + (x1 - x0) * frac
-            return LabelHit(item, (x0, y0, cut, y1), rest, (cut, y0, x1, y1) if rest else None)
+            return LabelHit(item, *_split_after(item, a))  # merged label+value
     return None
+
+
+def _split_after(item: TextItem, label_norm: str) -> tuple[BBox, str, BBox | None]:
+    """A box read as a label (``label_norm``, or the end of one) and its value together, split in proportion
+    to their characters: the label's part, the value's text (a colon after the label dropped) and the value's
+    part (None without a value)."""
+    raw = unicodedata.normalize("NFKC", item.text).strip()
+    idx = _raw_index_after(raw, label_norm)
+    rest = raw[idx:].lstrip(" :：")
+    x0, y0, x1, y1 = item.bbox
+    cut = x0 + (x1 - x0) * idx / max(len(raw), 1)
+    return (x0, y0, cut, y1), rest, ((cut, y0, x1, y1) if rest else None)
 
 
 SPACED_GAP = 4.0  # line heights between the characters of a label spread out to its column's width
@@ -149,23 +157,16 @@ def _spaced_labels(items: list[TextItem], aliases: tuple[str, ...]) -> list[Text
 
 def _label_end(head: str, step: TextItem, labels: set[str]) -> tuple[TextItem, TextItem] | None:
     """The rest of a label begun by ``head`` and its value read as one box (``step``): that box's label part and
-    its value part, split in proportion to their characters; None when ``step`` is no such box."""
+    its value part (``_split_after``); None when ``step`` is no such box."""
     tail = norm_label(step.text)
     for label in sorted(labels, key=len, reverse=True):
         end = label[len(head) :]
         if not label.startswith(head) or not end or not tail.startswith(end) or len(tail) == len(end):
             continue
-        raw = unicodedata.normalize("NFKC", step.text).strip()
-        idx = _raw_index_after(raw, end)
-        value = raw[idx:].lstrip(" :：")
-        if not value:
+        label_box, value, value_box = _split_after(step, end)
+        if value_box is None:
             return None
-        x0, y0, x1, y1 = step.bbox
-        cut = x0 + (x1 - x0) * idx / max(len(raw), 1)
-        return (
-            TextItem(raw[:idx], (x0, y0, cut, y1), step.score, step.page),
-            TextItem(value, (cut, y0, x1, y1), step.score, step.page),
-        )
+        return TextItem(end, label_box, step.score, step.page), TextItem(value, value_box, step.score, step.page)
     return None
 
 
@@ -342,19 +343,12 @@ def _printed_down(hit: LabelHit) -> bool:
 
 
 def _in_reading_order(hits: list[LabelHit]) -> list[LabelHit]:
-    """Exact label boxes first (a merged "label+value" box only when nothing better exists), each kind top row
-    first and left first within a row: two labels on one row (an invoice's buyer and seller blocks side by
-    side) are told apart by their order, not by a pixel of their heights."""
-    out: list[LabelHit] = []
-    for merged in (False, True):
-        rows: list[list[LabelHit]] = []
-        for hit in sorted((h for h in hits if (h.rest != "") == merged), key=lambda h: _cy(h.label_box)):
-            if rows and same_row(rows[-1][0].label_box, hit.label_box):
-                rows[-1].append(hit)
-            else:
-                rows.append([hit])
-        out += [h for row in rows for h in sorted(row, key=lambda h: h.label_box[0])]
-    return out
+    """Exact label boxes first (a merged "label+value" box only when nothing better exists), each kind in
+    reading order (``_in_rows``): two labels on one row (an invoice's buyer and seller blocks side by side) are
+    told apart by their order, not by a pixel of their heights."""
+    exact = [h for h in hits if not h.rest]
+    merged = [h for h in hits if h.rest]
+    return _in_rows(exact, lambda h: h.label_box) + _in_rows(merged, lambda h: h.label_box)
 
 
 def _labeled_value(
@@ -532,13 +526,18 @@ def _nearer_row(it: TextItem, hit: LabelHit, label_items: list[TextItem]) -> boo
 
 def _reading_order(parts: list[TextItem]) -> list[TextItem]:
     """Top line first, left to right within a line (a two-line value can sit inside the label's row band)."""
-    lines: list[list[TextItem]] = []
-    for it in sorted(parts, key=lambda it: _cy(it.bbox)):
-        if lines and abs(_cy(it.bbox) - _cy(lines[-1][-1].bbox)) < 0.5 * _h(it.bbox):
-            lines[-1].append(it)
+    return _in_rows(parts, lambda it: it.bbox)
+
+
+def _in_rows(things: list[T], box: Callable[[T], BBox]) -> list[T]:
+    """Things (by their ``box``) in reading order: top line first, left to right within a line."""
+    lines: list[list[T]] = []
+    for thing in sorted(things, key=lambda t: _cy(box(t))):
+        if lines and abs(_cy(box(thing)) - _cy(box(lines[-1][-1]))) < 0.5 * _h(box(thing)):
+            lines[-1].append(thing)
         else:
-            lines.append([it])
-    return [it for line in lines for it in sorted(line, key=lambda it: it.bbox[0])]
+            lines.append([thing])
+    return [t for line in lines for t in sorted(line, key=lambda t: box(t)[0])]
 
 
 def _wrapped_lines(
